@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up everything the tests need, then run lint, type checks and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+
+# The official clients are test peers. They live in their own virtualenv because the official
+# client package is also named "gradium".
+[ -x .peers/official/bin/python ] || python3 -m venv .peers/official
+.peers/official/bin/python -m pip install -q "gradium==0.6.4" "cartesia==2.0.17"
+
+.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/mypy
+.venv/bin/pytest -q "$@"

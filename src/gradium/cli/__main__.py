@@ -1,0 +1,3 @@
+from gradium.cli.main import main
+
+main()

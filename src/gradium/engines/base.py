@@ -1,0 +1,97 @@
+"""Small interfaces every speech engine implements.
+
+Engines are synchronous and know nothing about sockets, formats or accounts: the streaming model in
+``gradium.speech`` drives them from worker threads or processes, never from the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Int16Array = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """One spoken (TTS) or recognised (STT) word, with times in seconds."""
+
+    text: str
+    start_s: float
+    stop_s: float
+
+
+@dataclass(frozen=True)
+class VoiceParams:
+    """How one voice is rendered by the embedded engines.
+
+    A catalog voice, a cloned voice or a designed draft all resolve to one of these. Fields that an
+    engine has no control for are ignored by it; ``pitch_factor`` is applied after synthesis (by
+    resampling with a compensating duration stretch) so that every engine can move F0.
+    """
+
+    language: str  # ISO 639-1 code: "en", "fr", "de", "es", "pt"
+    espeak_voice: str  # espeak-ng voice file id plus optional variant: "en-us+f3", "pt-br", "es-419"
+    flite_voice: str | None = None  # "slt", "rms", "awb", "kal16"; None = this voice never uses flite
+    pitch: int = 50  # espeak-ng pitch 0..99
+    pitch_range: int = 50  # espeak-ng range 0..99
+    rate_wpm: int = 175  # speaking rate in words per minute (espeak scale; flite maps it)
+    pitch_factor: float = 1.0  # post-synthesis F0 multiplier (formants move with it)
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    """The audio and word timings of one synthesized text segment."""
+
+    pcm: Int16Array  # mono int16 samples
+    sample_rate: int
+    words: list[WordTiming] = field(default_factory=list)  # relative to the start of ``pcm``
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm) / self.sample_rate
+
+
+@runtime_checkable
+class TTSEngine(Protocol):
+    """Text in, audio and word timings out. One call synthesizes one segment (a clause or sentence)."""
+
+    name: str
+
+    def synthesize(self, text: str, voice: VoiceParams) -> Synthesis:
+        """Synthesize plain text (no tags); word timings name the words of ``text`` in order."""
+        ...
+
+
+@runtime_checkable
+class STTDecoder(Protocol):
+    """One streaming recognition session of one STT engine (one per audio stream)."""
+
+    sample_rate: int  # the rate ``accept`` expects
+
+    def accept(self, pcm: Int16Array) -> None:
+        """Feed mono int16 audio at ``sample_rate``."""
+        ...
+
+    def hypothesis(self) -> list[WordTiming]:
+        """The current best word sequence with times from the start of the stream (may still change)."""
+        ...
+
+    def finish(self) -> list[WordTiming]:
+        """End the utterance and return the final words of everything accepted since the last finish."""
+        ...
+
+
+@runtime_checkable
+class VoiceActivityDetector(Protocol):
+    """Frame-level speech/non-speech decisions."""
+
+    sample_rate: int
+    frame_samples: int
+
+    def is_speech(self, frame: Int16Array) -> bool:
+        """Decide one frame of exactly ``frame_samples`` samples."""
+        ...

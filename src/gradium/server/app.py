@@ -1,0 +1,80 @@
+"""The ASGI application: the Gradium API under ``/api/``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gradium.server.protocols.gradium.asr_ws import asr_factory
+from gradium.server.protocols.gradium.connection import GradiumConnection
+from gradium.server.protocols.gradium.http_routes import router as gradium_http
+from gradium.server.protocols.gradium.tts_ws import tts_factory
+from gradium.server.runtime import Runtime
+from gradium.server.settings import Settings
+
+log = logging.getLogger("gradium.server")
+
+
+def _gradium_websockets(runtime: Runtime) -> APIRouter:
+    router = APIRouter()
+
+    @router.websocket("/speech/tts")
+    async def speech_tts(websocket: WebSocket) -> None:
+        await GradiumConnection(websocket, runtime, tts_factory(runtime)).serve()
+
+    @router.websocket("/speech/asr")
+    async def speech_asr(websocket: WebSocket) -> None:
+        await GradiumConnection(websocket, runtime, asr_factory(runtime)).serve()
+
+    return router
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error is a JSON object with a human-readable string ``detail`` (§13.31)."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg')}"
+            for err in exc.errors()
+        )
+        return JSONResponse({"detail": f"invalid request: {problems}"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s", request.url.path)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    runtime = Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(title="gradium", lifespan=lifespan, redirect_slashes=False)
+    app.state.runtime = runtime
+
+    @app.get("/api/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(gradium_http, prefix="/api")
+    app.include_router(_gradium_websockets(runtime), prefix="/api")
+    _install_error_handlers(app)
+    return app

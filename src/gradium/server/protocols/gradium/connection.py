@@ -1,0 +1,285 @@
+"""One Gradium streaming WebSocket: auth, framing, request multiplexing, idle timeout, closing.
+
+The TTS, STT and S2S routes share this lifecycle (protocol sheet §3, §7, §13); each supplies a
+``RequestHandler`` factory that turns a ``setup`` message into a running request. Every server frame
+goes through one writer task so that frames of concurrent requests never interleave mid-frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from gradium.accounts.store import ApiKey
+from gradium.server.errors import ProtocolError
+from gradium.server.runtime import Runtime
+
+log = logging.getLogger("gradium.ws")
+
+Message = dict[str, Any]
+Emit = Callable[[Message], Awaitable[None]]
+INPUT_TYPES = frozenset({"text", "audio", "flush"})
+
+
+class RequestHandler(ABC):
+    """One request (one ``setup``) on a socket."""
+
+    close_ws_on_eos: bool = True
+
+    @abstractmethod
+    async def start(self) -> Message:
+        """Validate and prepare; return the ``ready`` message fields (without ``type``)."""
+
+    @abstractmethod
+    async def handle_input(self, message: Message) -> None:
+        """A ``text``/``audio``/``flush`` message for this request."""
+
+    @abstractmethod
+    async def end_input(self) -> None:
+        """The client sent ``end_of_stream`` for this request."""
+
+    @abstractmethod
+    async def run(self, emit: Emit) -> None:
+        """Produce output messages until the request is complete."""
+
+    @property
+    def waiting_for_input(self) -> bool:
+        """True while the request cannot finish without more client messages (for the idle timeout)."""
+        return True
+
+    async def cancel(self) -> None:
+        """The client went away or another request failed: release resources."""
+
+
+HandlerFactory = Callable[[Message, ApiKey], RequestHandler]
+
+
+class _Request:
+    def __init__(self, handler: RequestHandler, client_req_id: str | None) -> None:
+        self.handler = handler
+        self.client_req_id = client_req_id
+        self.task: asyncio.Task[None] | None = None
+        self.input_ended = False
+
+
+class GradiumConnection:
+    def __init__(self, websocket: WebSocket, runtime: Runtime, factory: HandlerFactory) -> None:
+        self.ws = websocket
+        self.runtime = runtime
+        self.factory = factory
+        self.outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        self.requests: dict[str | None, _Request] = {}
+        self.closing = False  # no more setups; close once outstanding requests finish
+        self.failure: ProtocolError | None = None
+        self.done = asyncio.Event()
+
+    # -- entry point -------------------------------------------------------------------------------
+    async def serve(self) -> None:
+        await self.ws.accept()
+        writer = asyncio.create_task(self._write_loop())
+        try:
+            api_key = await self._authenticate()
+            await self._read_loop(api_key)
+        except ProtocolError as exc:
+            await self._fail(exc)
+        except WebSocketDisconnect:
+            pass  # a client close at any moment is a cancel, not an error (§13.25)
+        except Exception:
+            log.exception("internal error on %s", self.ws.url.path)
+            await self._fail(ProtocolError("internal server error", code=1011))
+        finally:
+            await self._cancel_all()
+            close_code = self.failure.code if self.failure else 1000
+            await self.outbox.put(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer, timeout=10)
+            await self._close(close_code)
+
+    async def _authenticate(self) -> ApiKey:
+        key = self.ws.headers.get("x-api-key")
+        if not key:
+            raise ProtocolError("missing API key: send it in the x-api-key header")
+        api_key = await asyncio.to_thread(self.runtime.store.authenticate, key)
+        if api_key is None:
+            raise ProtocolError("invalid or revoked API key")
+        return api_key
+
+    # -- reading -----------------------------------------------------------------------------------
+    async def _read_loop(self, api_key: ApiKey) -> None:
+        idle_timeout = self.runtime.settings.limits.idle_timeout_s
+        while not self.done.is_set():
+            receive = asyncio.ensure_future(self.ws.receive())
+            finished = asyncio.ensure_future(self.done.wait())
+            waited, _ = await asyncio.wait({receive, finished}, timeout=idle_timeout,
+                                           return_when=asyncio.FIRST_COMPLETED)
+            if receive not in waited:
+                receive.cancel()
+                finished.cancel()
+                if self.done.is_set():
+                    return
+                if self._is_idle():
+                    raise ProtocolError(f"idle timeout: no message received for {idle_timeout:g} s")
+                continue
+            finished.cancel()
+            frame = receive.result()
+            if frame["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(frame.get("code", 1000))
+            await self._dispatch(self._parse(frame), api_key)
+
+    def _is_idle(self) -> bool:
+        if not self.requests:
+            return True
+        return any(r.handler.waiting_for_input and not r.input_ended for r in self.requests.values())
+
+    @staticmethod
+    def _parse(frame: MutableMapping[str, Any]) -> Message:
+        text = frame.get("text")
+        if text is None:
+            raise ProtocolError("binary frames are not supported: send JSON objects in text frames")
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProtocolError(f"invalid JSON: {exc.msg} at position {exc.pos}") from None
+        if not isinstance(message, dict):
+            raise ProtocolError("each message must be a JSON object")
+        kind = message.get("type")
+        if not isinstance(kind, str):
+            raise ProtocolError('each message needs a string "type"')
+        return message
+
+    async def _dispatch(self, message: Message, api_key: ApiKey) -> None:
+        kind = message["type"]
+        if kind == "setup":
+            await self._setup(message, api_key)
+        elif kind in INPUT_TYPES:
+            request = self._route(message)
+            if request.input_ended:
+                raise ProtocolError(f"'{kind}' message after end_of_stream")
+            await request.handler.handle_input(message)
+        elif kind == "end_of_stream":
+            await self._end_of_stream(message)
+        else:
+            raise ProtocolError(f"unknown message type '{kind}'")
+
+    def _route(self, message: Message) -> _Request:
+        client_req_id = message.get("client_req_id")
+        if client_req_id is not None:
+            request = self.requests.get(str(client_req_id))
+            if request is None:
+                raise ProtocolError(f"no active request with client_req_id '{client_req_id}'")
+            return request
+        # Unstamped inputs belong to the single active request (§13.24).
+        if not self.requests:
+            raise ProtocolError(f"'{message['type']}' message before setup: send a setup message first")
+        if len(self.requests) > 1:
+            raise ProtocolError("several requests are active: stamp inputs with client_req_id")
+        return next(iter(self.requests.values()))
+
+    async def _setup(self, message: Message, api_key: ApiKey) -> None:
+        if self.closing:
+            raise ProtocolError("setup after the final end_of_stream")
+        raw_id = message.get("client_req_id")
+        client_req_id = None if raw_id is None else str(raw_id)
+        if client_req_id in self.requests:
+            if client_req_id is None:
+                raise ProtocolError("a second setup on a socket that already has a request: "
+                                    "use client_req_id with close_ws_on_eos=false to multiplex")
+            raise ProtocolError(f"client_req_id '{client_req_id}' is already active")
+        if len(self.requests) >= self.runtime.settings.limits.max_requests_per_socket:
+            raise ProtocolError("too many concurrent requests on this socket")
+        close_on_eos = message.get("close_ws_on_eos")
+        try:
+            handler = self.factory(message, api_key)
+            if close_on_eos is not None:
+                handler.close_ws_on_eos = bool(close_on_eos)
+            ready = await handler.start()
+        except ProtocolError as exc:
+            exc.client_req_id = exc.client_req_id or client_req_id
+            raise
+        request = _Request(handler, client_req_id)
+        self.requests[client_req_id] = request
+        await self.emit_for(request, {"type": "ready", **ready})
+        request.task = asyncio.create_task(self._run_request(request))
+
+    async def _end_of_stream(self, message: Message) -> None:
+        client_req_id = message.get("client_req_id")
+        if client_req_id is not None:
+            request = self._route(message)
+            request.input_ended = True
+            await request.handler.end_input()
+            return
+        # An unscoped end_of_stream ends every request and closes once they are done (§13.23).
+        if not self.requests:
+            raise ProtocolError("end_of_stream before setup: send a setup message first")
+        self.closing = True
+        for request in list(self.requests.values()):
+            if not request.input_ended:
+                request.input_ended = True
+                await request.handler.end_input()
+
+    # -- requests ----------------------------------------------------------------------------------
+    async def _run_request(self, request: _Request) -> None:
+        try:
+            await request.handler.run(lambda m: self.emit_for(request, m))
+            await self.emit_for(request, {"type": "end_of_stream"})
+        except ProtocolError as exc:
+            exc.client_req_id = exc.client_req_id or request.client_req_id
+            await self._fail(exc)
+            return
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("internal error in request %s", request.client_req_id)
+            await self._fail(ProtocolError("internal server error", code=1011,
+                                           client_req_id=request.client_req_id))
+            return
+        self.requests.pop(request.client_req_id, None)
+        if request.handler.close_ws_on_eos or (self.closing and not self.requests):
+            self.done.set()
+
+    async def emit_for(self, request: _Request, message: Message) -> None:
+        if request.client_req_id is not None:
+            message["client_req_id"] = request.client_req_id
+        await self.outbox.put(message)
+
+    async def _fail(self, error: ProtocolError) -> None:
+        if self.failure is not None:
+            return
+        self.failure = error
+        message: Message = {"type": "error", "message": error.message, "code": error.code}
+        if error.client_req_id is not None:
+            message["client_req_id"] = error.client_req_id
+        await self.outbox.put(message)
+        self.done.set()
+
+    async def _cancel_all(self) -> None:
+        for request in list(self.requests.values()):
+            if request.task is not None and request.task is not asyncio.current_task():
+                request.task.cancel()
+                with contextlib.suppress(BaseException):
+                    await request.task
+            with contextlib.suppress(Exception):
+                await request.handler.cancel()
+        self.requests.clear()
+
+    # -- writing -----------------------------------------------------------------------------------
+    async def _write_loop(self) -> None:
+        while (message := await self.outbox.get()) is not None:
+            if self.ws.application_state != WebSocketState.CONNECTED:
+                continue
+            try:
+                await self.ws.send_text(json.dumps(message, separators=(",", ":")))
+            except Exception:
+                self.done.set()  # the client is gone; drain the queue quietly
+
+    async def _close(self, code: int) -> None:
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=code)

@@ -1,0 +1,108 @@
+"""Gradium ``speech/tts``: a thin adapter from the wire protocol to ``gradium.speech.tts``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import uuid
+from typing import Any
+
+from gradium.accounts.store import ApiKey
+from gradium.audio.errors import UnknownFormatError
+from gradium.audio.output import open_encoder
+from gradium.catalog import voice_params
+from gradium.server.billing import RequestMeter
+from gradium.server.errors import ProtocolError
+from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler
+from gradium.server.runtime import Runtime
+from gradium.speech.tts import SegmentRenderer, TtsStream
+from gradium.speech.tts_options import OptionError, parse_tts_options
+from gradium.speech.voice_selection import UnknownVoiceError, resolve_voice
+from gradium.text.tags import TagError
+
+
+def build_tts_stream(runtime: Runtime, setup: Message, meter: RequestMeter,
+                     max_chars: int) -> tuple[TtsStream, int]:
+    """Validate a TTS setup into a ready-to-run stream; returns it and its output sample rate."""
+    try:
+        options = parse_tts_options(setup.get("json_config"))
+        voice = resolve_voice(setup.get("voice_id"), setup.get("voice"))
+        encoder = open_encoder(str(setup.get("output_format") or "wav"))
+    except (OptionError, UnknownFormatError) as exc:
+        raise ProtocolError(str(exc)) from None
+    except UnknownVoiceError as exc:
+        raise ProtocolError(exc.message) from None
+    params = voice_params(voice, flite=runtime.flite_enabled)
+    slot = runtime.engine_for(params)
+    renderer = SegmentRenderer(slot.engine, params, options, encoder)
+    stream = TtsStream(renderer, slot.executor, meter.charge, max_chars)
+    return stream, encoder.sample_rate
+
+
+class TtsRequest(RequestHandler):
+    def __init__(self, runtime: Runtime, setup: Message, api_key: ApiKey) -> None:
+        self.runtime = runtime
+        self.setup = setup
+        self.meter = RequestMeter(runtime.store, api_key.org_id, "tts")
+        self.stream: TtsStream | None = None
+        self.request_id = str(uuid.uuid4())
+
+    async def start(self) -> Message:
+        limits = self.runtime.settings.limits
+        self.stream, sample_rate = build_tts_stream(
+            self.runtime, self.setup, self.meter, limits.max_text_chars_per_request
+        )
+        return {
+            "request_id": self.request_id,
+            "model_name": self.setup.get("model_name") or "default",
+            "sample_rate": sample_rate,
+            "frame_size": sample_rate * 80 // 1000,
+            "text_stream_names": [],
+        }
+
+    async def handle_input(self, message: Message) -> None:
+        assert self.stream is not None
+        if message["type"] != "text":
+            raise ProtocolError(f"'{message['type']}' messages are not accepted by speech/tts")
+        text = message.get("text")
+        if not isinstance(text, str):
+            raise ProtocolError('a text message needs a string "text"')
+        try:
+            self.stream.push_text(text)
+        except TagError as exc:
+            raise ProtocolError(str(exc)) from None
+        except ValueError as exc:
+            raise ProtocolError(str(exc)) from None
+
+    async def end_input(self) -> None:
+        assert self.stream is not None
+        try:
+            self.stream.end()
+        except TagError as exc:
+            raise ProtocolError(str(exc)) from None
+
+    @property
+    def waiting_for_input(self) -> bool:
+        return self.stream is None or not self.stream.ended
+
+    async def run(self, emit: Emit) -> None:
+        assert self.stream is not None
+        try:
+            async for rendered in self.stream.output():
+                for chunk in rendered.chunks:
+                    await emit({"type": "audio", "audio": base64.b64encode(chunk).decode("ascii")})
+                for word in rendered.words:
+                    await emit({"type": "text", "text": word.text, "start_s": word.start_s, "stop_s": word.stop_s})
+        finally:
+            self.meter.characters = self.stream.billed_chars
+            self.meter.audio_seconds = self.stream.audio_seconds
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.meter.record())
+
+
+def tts_factory(runtime: Runtime) -> Any:
+    def make(setup: Message, api_key: ApiKey) -> RequestHandler:
+        return TtsRequest(runtime, setup, api_key)
+
+    return make

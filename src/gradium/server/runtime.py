@@ -1,0 +1,70 @@
+"""What a running server holds: settings, the account store, engines and their workers.
+
+Worker model (measured and explained in the README):
+- espeak-ng keeps one global state per process, and flite is not known to be re-entrant, so each
+  TTS engine gets exactly one dedicated worker thread. ctypes releases the GIL while the C code
+  synthesizes, so these threads run beside the event loop on another core.
+- pocketsphinx holds the GIL while decoding, so STT runs in a pool of worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from gradium.accounts.store import AccountStore
+from gradium.engines.base import TTSEngine, VoiceParams
+from gradium.engines.espeak import EspeakEngine
+from gradium.engines.flite import FliteEngine, flite_available
+from gradium.server.settings import Settings
+from gradium.workers.stt_pool import SttWorkerPool
+
+log = logging.getLogger("gradium.runtime")
+
+
+@dataclass
+class EngineSlot:
+    engine: TTSEngine
+    executor: Executor
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = AccountStore(settings.data_dir)
+        self.tts: dict[str, EngineSlot] = {
+            "espeak": EngineSlot(EspeakEngine(), ThreadPoolExecutor(1, thread_name_prefix="tts-espeak")),
+        }
+        if settings.use_flite and flite_available():
+            self.tts["flite"] = EngineSlot(FliteEngine(), ThreadPoolExecutor(1, thread_name_prefix="tts-flite"))
+        self.stt_pool = SttWorkerPool(settings.stt_workers)
+
+    @property
+    def flite_enabled(self) -> bool:
+        return "flite" in self.tts
+
+    def engine_for(self, voice: VoiceParams) -> EngineSlot:
+        if voice.flite_voice and self.flite_enabled:
+            return self.tts["flite"]
+        return self.tts["espeak"]
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.migrate)
+        await self._warm_up()
+        await self.stt_pool.start()
+
+    async def _warm_up(self) -> None:
+        """Load each engine once so that the first request does not pay the library start-up."""
+        loop = asyncio.get_running_loop()
+        for name, slot in self.tts.items():
+            voice = VoiceParams(language="en", espeak_voice="en-us", flite_voice="rms" if name == "flite" else None)
+            await loop.run_in_executor(slot.executor, slot.engine.synthesize, "ready", voice)
+
+    async def close(self) -> None:
+        await self.stt_pool.close()
+        for slot in self.tts.values():
+            if isinstance(slot.executor, ThreadPoolExecutor):
+                slot.executor.shutdown(wait=False, cancel_futures=True)
+        self.store.close()

@@ -1,0 +1,51 @@
+"""Server configuration: every limit and price in one place, documented in the README."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits that protect the server; exceeding one gets a clear error, never a crash."""
+
+    max_text_chars_per_request: int = 100_000  # TTS characters in one request (all text messages)
+    max_ws_message_bytes: int = 8 * 1024 * 1024  # one WebSocket frame from a client
+    max_audio_seconds_per_request: float = 4 * 3600.0  # STT input duration in one request
+    idle_timeout_s: float = 60.0  # a socket with no client message while a request waits for input
+    max_requests_per_socket: int = 64  # concurrent multiplexed requests on one socket
+    max_http_tts_chars: int = 20_000  # text of one POST post/speech/tts
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """Credits: TTS 1 per spoken character (tags excluded); STT per second of input audio."""
+
+    tts_credits_per_char: int = 1
+    stt_credits_per_second: float = 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    initial_credits: int = 1_000_000
+    stt_workers: int = field(default_factory=lambda: _env_int("GRADIUM_STT_WORKERS", max(1, os.cpu_count() or 1)))
+    use_flite: bool = field(default_factory=lambda: os.environ.get("GRADIUM_DISABLE_FLITE", "") != "1")
+    limits: Limits = field(default_factory=lambda: Limits(idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0)))
+    pricing: Pricing = field(
+        default_factory=lambda: Pricing(stt_credits_per_second=_env_float("GRADIUM_STT_CREDITS_PER_SECOND", 1.0))
+    )

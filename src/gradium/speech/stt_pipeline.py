@@ -1,0 +1,262 @@
+"""One STT stream, synchronously: input bytes -> 80 ms ``Step`` events and committed ``Word`` events.
+
+This runs inside a worker process (see ``gradium.workers.stt_pool``), never on the event loop:
+decoding and recognition are CPU-bound and pocketsphinx holds the GIL.
+
+Commit policy (a committed word is final and emitted exactly once):
+
+* **Utterance end.** When the VAD has heard ``END_OF_UTTERANCE_SILENCE_S`` of silence after speech,
+  the recogniser's utterance is ended; its final pass is more accurate than the partials, so every
+  word not yet committed is taken from it. The next audio starts a new utterance.
+* **Inside long speech.** A word of the running (partial) hypothesis is committed once it ends more
+  than ``delay_in_frames * 80 ms`` before the end of the audio *and* the hypothesis up to and
+  including it has not changed for half that delay. A larger delay therefore gives steadier text
+  later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gradium.audio.input import open_decoder
+from gradium.engines.base import STTDecoder, VoiceActivityDetector, WordTiming
+from gradium.engines.pocketsphinx import SUPPORTED_LANGUAGES, PocketsphinxDecoder
+from gradium.engines.webrtc_vad import WebrtcVad
+
+from .turns import InactivityEstimator
+
+SAMPLE_RATE = 16_000
+STEP_S = 0.08
+STEP_SAMPLES = 1280  # 80 ms at 16 kHz
+VALID_DELAYS_IN_FRAMES: frozenset[int] = frozenset({7, 8, 10, 12, 14, 16, 20, 24, 32, 36, 48})
+DEFAULT_DELAY_IN_FRAMES = 10
+END_OF_UTTERANCE_SILENCE_S = 0.6  # corpus WER: 0.4 s -> 0.439, 0.8 s -> 0.431 (delay 10)
+# Utterances are also cut when they grow this long, to bound the recogniser's memory and the
+# cost of its final pass; a cut inside speech may split one word, which is the price.
+MAX_UTTERANCE_S = 30.0
+VAD_AGGRESSIVENESS = 2
+
+_EMPTY = np.zeros(0, dtype=np.int16)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One 80 ms step of input audio (the last one may be shorter)."""
+
+    step_idx: int
+    total_duration_s: float
+    inactivity: tuple[tuple[float, float], ...]  # ((horizon_s, inactivity_prob), ...) by horizon
+
+
+@dataclass(frozen=True)
+class Word:
+    """A committed word; times from the start of the stream."""
+
+    text: str
+    start_s: float
+    stop_s: float
+
+
+SttEvent = Step | Word
+
+
+class UnsupportedLanguageError(ValueError):
+    """The requested language has no installed recognition model."""
+
+
+class InvalidSttConfigError(ValueError):
+    """``delay_in_frames`` or ``temp`` out of range."""
+
+
+def installed_languages() -> list[str]:
+    return sorted(SUPPORTED_LANGUAGES)
+
+
+def validate_stt_config(language: str, delay_in_frames: int, temp: float) -> str:
+    """Check a stream configuration; return the normalised language code or raise a ValueError."""
+    # "en", "EN", "en-US" and "en_us" all mean the one English model.
+    code = language.strip().lower().replace("_", "-").split("-")[0]
+    if code not in SUPPORTED_LANGUAGES:
+        raise UnsupportedLanguageError(
+            f"unsupported STT language {language!r}; installed: {', '.join(installed_languages())}"
+        )
+    if isinstance(delay_in_frames, bool) or delay_in_frames not in VALID_DELAYS_IN_FRAMES:
+        valid = ", ".join(str(d) for d in sorted(VALID_DELAYS_IN_FRAMES))
+        raise InvalidSttConfigError(f"invalid delay_in_frames {delay_in_frames!r}; valid: {valid}")
+    if not 0.0 <= temp <= 1.0:
+        raise InvalidSttConfigError(f"invalid temp {temp!r}; it must be between 0 and 1")
+    return code
+
+
+class _StableCommitter:
+    """Tracks how long each word of the running hypothesis has stayed unchanged."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self._words: list[WordTiming] = []
+        self._since: list[float] = []  # audio time since which words[: i + 1] is unchanged
+
+    def clear(self) -> None:
+        self._words, self._since = [], []
+
+    def stable_words(self, pending: list[WordTiming], now_s: float) -> list[WordTiming]:
+        """Update with the uncommitted part of the hypothesis; return the prefix that is stable."""
+        same = 0
+        while same < min(len(pending), len(self._words)) and pending[same].text == self._words[same].text:
+            same += 1
+        self._since = self._since[:same] + [now_s] * (len(pending) - same)
+        self._words = list(pending)
+        count = 0
+        for word, since in zip(pending, self._since):
+            if word.stop_s > now_s - self.delay_s or now_s - since < self.delay_s / 2:
+                break
+            count += 1
+        self._words, self._since = self._words[count:], self._since[count:]
+        return pending[:count]
+
+
+class SttPipeline:
+    """Bytes of one input stream in, ``Step`` and ``Word`` events out.
+
+    ``decoder`` lets a worker reuse a loaded recogniser (it must be fresh or reset, at 16 kHz, and
+    built for the same ``temp``); by default a new :class:`PocketsphinxDecoder` is loaded.
+    pocketsphinx is deterministic: ``temp`` > 0 lowers its language-model weight instead (see
+    ``gradium.engines.pocketsphinx.lm_weight_for``).
+    """
+
+    def __init__(
+        self,
+        input_format: str,
+        *,
+        language: str = "en",
+        delay_in_frames: int = DEFAULT_DELAY_IN_FRAMES,
+        temp: float = 0.0,
+        decoder: STTDecoder | None = None,
+        vad: VoiceActivityDetector | None = None,
+    ) -> None:
+        self.language = validate_stt_config(language, delay_in_frames, temp)
+        self.delay_in_frames = delay_in_frames
+        self.temp = temp
+        self._audio = open_decoder(input_format, SAMPLE_RATE)
+        self.decoder: STTDecoder = decoder if decoder is not None else PocketsphinxDecoder(temp)
+        self._vad: VoiceActivityDetector = vad if vad is not None else WebrtcVad(VAD_AGGRESSIVENESS)
+        self._turns = InactivityEstimator(frame_s=self._vad.frame_samples / SAMPLE_RATE)
+        self._committer = _StableCommitter(delay_in_frames * STEP_S)
+        self._pending: NDArray[np.int16] = _EMPTY  # samples not yet stepped
+        self._ahead = 0  # samples at the head of _pending that the recogniser already has (flush)
+        self._steps = 0
+        self._samples_stepped = 0
+        self._utterance_samples = 0
+        self._committed_until = 0.0  # stop time of the last committed word
+        self._finished = False
+
+    def feed(self, data: bytes) -> list[SttEvent]:
+        self._check_open()
+        self._append(self._audio.feed(data))
+        return self._run_steps()
+
+    def flush(self) -> list[SttEvent]:
+        """Process everything received so far; commit the words that are final.
+
+        Complete steps are processed as usual. The last partial step (< 80 ms) is given to the
+        recogniser but stays buffered for the VAD and the step count. If the speaker is silent at
+        the end of the audio, the utterance is ended so its words come out now; otherwise only
+        the stable words are committed.
+        """
+        self._check_open()
+        events = self._run_steps()
+        tail = self._pending[self._ahead :]
+        self._give_recogniser(tail)
+        self._ahead += tail.size
+        if self._turns.speech_seen and self._turns.trailing_silence_s > 0:
+            events += self._end_utterance()
+        else:
+            events += self._commit_stable()
+        return events
+
+    def finish(self) -> list[SttEvent]:
+        """End of stream: process all audio (the last partial step is a step) and commit every word."""
+        self._check_open()
+        self._append(self._audio.finish())
+        events = self._run_steps()
+        if self._pending.size:
+            events.append(self._step(self._pending))
+            self._pending = _EMPTY
+        events += self._end_utterance()
+        self._finished = True
+        return events
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RuntimeError("this STT stream is finished")
+
+    def _append(self, pcm: NDArray[np.int16]) -> None:
+        if pcm.size:
+            self._pending = np.concatenate([self._pending, pcm]) if self._pending.size else pcm
+
+    def _run_steps(self) -> list[SttEvent]:
+        events: list[SttEvent] = []
+        while self._pending.size >= STEP_SAMPLES:
+            step, self._pending = self._pending[:STEP_SAMPLES], self._pending[STEP_SAMPLES:]
+            events.append(self._step(step))
+            events += self._after_step()
+        return events
+
+    def _step(self, samples: NDArray[np.int16]) -> Step:
+        decisions = self._vad_decisions(samples)
+        inactivity = self._turns.update(decisions)
+        self._give_recogniser(samples[self._ahead :])
+        self._ahead = max(0, self._ahead - samples.size)
+        self._samples_stepped += samples.size
+        step = Step(self._steps, round(self._samples_stepped / SAMPLE_RATE, 6), inactivity)
+        self._steps += 1
+        return step
+
+    def _vad_decisions(self, samples: NDArray[np.int16]) -> list[bool]:
+        size = self._vad.frame_samples
+        # A short last step is padded with silence so the VAD still sees whole frames.
+        padded = np.pad(samples, (0, -samples.size % size))
+        return [self._vad.is_speech(padded[i : i + size]) for i in range(0, padded.size, size)]
+
+    def _give_recogniser(self, samples: NDArray[np.int16]) -> None:
+        if samples.size:
+            self.decoder.accept(samples)
+            self._utterance_samples += samples.size
+
+    def _after_step(self) -> list[SttEvent]:
+        if self._turns.speech_seen and self._turns.trailing_silence_s >= END_OF_UTTERANCE_SILENCE_S:
+            return self._end_utterance()
+        if self._utterance_samples >= MAX_UTTERANCE_S * SAMPLE_RATE:
+            return self._end_utterance()
+        if not self._turns.speech_seen:
+            return []  # nothing said in this utterance yet: skip the cost of a partial hypothesis
+        return self._commit_stable()
+
+    def _commit_stable(self) -> list[SttEvent]:
+        now_s = (self._samples_stepped + self._ahead) / SAMPLE_RATE
+        pending = self._uncommitted(self.decoder.hypothesis())
+        return self._commit(self._committer.stable_words(pending, now_s))
+
+    def _end_utterance(self) -> list[SttEvent]:
+        words = self._uncommitted(self.decoder.finish())
+        self._committer.clear()
+        self._turns.mark()
+        self._utterance_samples = 0
+        return self._commit(words)
+
+    def _uncommitted(self, words: list[WordTiming]) -> list[WordTiming]:
+        # Word boundaries move between passes; a word whose middle lies after the committed
+        # text is new, anything else was already committed (possibly with other boundaries).
+        return [w for w in words if (w.start_s + w.stop_s) / 2 > self._committed_until]
+
+    def _commit(self, words: list[WordTiming]) -> list[SttEvent]:
+        events: list[SttEvent] = []
+        for word in words:
+            start = max(word.start_s, self._committed_until)
+            stop = max(word.stop_s, start)
+            events.append(Word(word.text, start, stop))
+            self._committed_until = stop
+        return events

@@ -1,0 +1,126 @@
+"""The internal TTS streaming model: text pieces in, encoded audio chunks and word timings out.
+
+``TtsStream`` is protocol-agnostic: the Gradium and Cartesia adapters feed it text and forward what
+it yields. The text side (tags, clause segmentation) is cheap string work done on the event loop;
+everything that synthesizes, resamples or encodes runs in ``SegmentRenderer`` on the engine's own
+worker thread, so the event loop never does DSP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gradium.audio.output import AudioEncoder
+from gradium.engines.base import TTSEngine, VoiceParams, WordTiming
+from gradium.speech.tts_options import TtsOptions, apply_speed, vary_prosody
+from gradium.text.segmenter import Break, Flush, Segment, SegmenterItem, TextSegmenter
+
+
+@dataclass
+class RenderedAudio:
+    """What one segment, break or flush produced: encoded chunks and the words they speak."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    words: list[WordTiming] = field(default_factory=list)
+
+
+class SegmentRenderer:
+    """Synthesizes segments one after another on a continuous timeline (runs on a worker thread)."""
+
+    def __init__(self, engine: TTSEngine, voice: VoiceParams, options: TtsOptions, encoder: AudioEncoder) -> None:
+        self.engine = engine
+        self.voice = apply_speed(voice, options)
+        self.options = options
+        self.encoder = encoder
+        self.rng = random.Random()
+        self.position_s = 0.0  # where the next audio starts on the output timeline
+
+    def render(self, item: SegmenterItem) -> RenderedAudio:
+        if isinstance(item, Segment):
+            return self._speak(item.text)
+        if isinstance(item, Break):
+            return self._silence(item.seconds)
+        return self._flush()
+
+    def finish(self) -> RenderedAudio:
+        return RenderedAudio(chunks=self.encoder.finish())
+
+    def _speak(self, text: str) -> RenderedAudio:
+        if self.options.rewrite_rules is not None:
+            text = self.options.rewrite_rules.apply(text)
+        voice = vary_prosody(self.voice, self.options.temp, self.rng)
+        synthesis = self.engine.synthesize(text, voice)
+        words = [
+            WordTiming(w.text, round(self.position_s + w.start_s, 3), round(self.position_s + w.stop_s, 3))
+            for w in synthesis.words
+        ]
+        return RenderedAudio(self._encode(synthesis.pcm, synthesis.sample_rate), words)
+
+    def _silence(self, seconds: float) -> RenderedAudio:
+        rate = self.encoder.sample_rate
+        return RenderedAudio(self._encode(np.zeros(round(seconds * rate), dtype=np.int16), rate))
+
+    def _flush(self) -> RenderedAudio:
+        """Pad the partial chunk with silence so every pending sample goes out now."""
+        self.position_s += self.encoder.samples_to_chunk_boundary / self.encoder.sample_rate
+        return RenderedAudio(self.encoder.pad_to_chunk())
+
+    def _encode(self, pcm: np.ndarray, sample_rate: int) -> list[bytes]:
+        self.position_s += len(pcm) / sample_rate
+        return self.encoder.encode(pcm, sample_rate)
+
+
+ChargeFn = Callable[[int], Awaitable[None]]
+
+
+class TtsStream:
+    """One TTS request: push text as it arrives, end it, and iterate the rendered output."""
+
+    def __init__(self, renderer: SegmentRenderer, executor: Executor, charge: ChargeFn, max_chars: int) -> None:
+        self.renderer = renderer
+        self.executor = executor
+        self.charge = charge
+        self.max_chars = max_chars
+        self.segmenter = TextSegmenter()
+        self.items: asyncio.Queue[SegmenterItem | None] = asyncio.Queue()
+        self.received_chars = 0
+        self.billed_chars = 0
+        self.ended = False
+
+    def push_text(self, text: str) -> None:
+        """Queue text; raises TagError for a malformed tag and ValueError past the length limit."""
+        self.received_chars += len(text)
+        if self.received_chars > self.max_chars:
+            raise ValueError(f"text exceeds the limit of {self.max_chars} characters per request")
+        for item in self.segmenter.push(text):
+            self.items.put_nowait(item)
+
+    def end(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        for item in self.segmenter.end():
+            self.items.put_nowait(item)
+        self.items.put_nowait(None)
+
+    async def output(self) -> AsyncIterator[RenderedAudio]:
+        loop = asyncio.get_running_loop()
+        while (item := await self.items.get()) is not None:
+            if isinstance(item, Segment):
+                # Charge before synthesis, so a request that runs out pays only for what it got.
+                await self.charge(len(item.text))
+                self.billed_chars += len(item.text)
+            rendered = await loop.run_in_executor(self.executor, self.renderer.render, item)
+            if rendered.chunks or rendered.words:
+                yield rendered
+        yield await loop.run_in_executor(self.executor, self.renderer.finish)
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.renderer.position_s
