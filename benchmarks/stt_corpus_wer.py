@@ -15,10 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from stt_corpus import english_clips, run_pipeline, total_wer, wer, words_of  # noqa: E402
-
 from gradium.engines.pocketsphinx import PocketsphinxDecoder  # noqa: E402
 from gradium.speech.stt_pipeline import SttPipeline  # noqa: E402
+from stt_corpus import english_clips, run_pipeline, total_wer, wer, words_of  # noqa: E402
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 SEEDS = SHARED / "seeds"
 # The official clients live in their own virtual environment (our package is also named gradium).
-OFFICIAL_PYTHON = Path(os.environ.get("GRADIUM_OFFICIAL_PYTHON", REPO / ".peers" / "official" / "bin" / "python"))
+OFFICIAL_PYTHON = Path(
+    os.environ.get("GRADIUM_OFFICIAL_PYTHON", REPO / ".peers" / "official" / "bin" / "python")
+)
 
 KEY_LINE = re.compile(r"API key \(shown once[^)]*\): (\S+)")
 
@@ -54,7 +56,9 @@ class LiveServer:
         """Environment for a client subprocess pointed at this server."""
         return {**os.environ, "GRADIUM_BASE_URL": self.base_url, "GRADIUM_API_KEY": self.api_key}
 
-    def cli(self, *args: str, input: str | bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, input: str | bytes | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         """Run the ``gradium`` command line against this server's data directory / URL."""
         return subprocess.run(
             [sys.executable, "-m", "gradium", *args],
@@ -75,8 +79,19 @@ def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> L
     log_path = tmp / "server.log"
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gradium", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(data_dir), *extra],
+        [
+            sys.executable,
+            "-m",
+            "gradium",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,

@@ -18,7 +18,12 @@ def report(**values):
 
 
 def run(server: LiveServer, body: str) -> dict[str, object]:
-    script = PRELUDE + "\nasync def main():\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\nasyncio.run(main())\n"
+    script = (
+        PRELUDE
+        + "\nasync def main():\n"
+        + textwrap.indent(textwrap.dedent(body), "    ")
+        + "\nasyncio.run(main())\n"
+    )
     done = run_official(script, server)
     assert done.returncode == 0, done.stderr
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
@@ -27,7 +32,9 @@ def run(server: LiveServer, body: str) -> dict[str, object]:
 
 
 def test_official_tts_wav_and_timestamps(live_server: LiveServer) -> None:
-    values = run(live_server, """
+    values = run(
+        live_server,
+        """
         result = await client.tts(setup={"model_name": "default", "voice_id": "YTpq7expH9539ERJ", "output_format": "wav"},
                                   text="Hello, world! Welcome to Gradium.")
         with wave.open(io.BytesIO(result.raw_data)) as w:
@@ -35,7 +42,8 @@ def test_official_tts_wav_and_timestamps(live_server: LiveServer) -> None:
         report(rate=rate, seconds=n / rate, sample_rate=result.sample_rate, request_id=result.request_id,
                words=[t.text for t in result.text_with_timestamps],
                ordered=all(a.start_s <= b.start_s for a, b in zip(result.text_with_timestamps, result.text_with_timestamps[1:])))
-    """)
+    """,
+    )
     assert values["rate"] == 48000 and values["sample_rate"] == 48000 and values["request_id"]
     assert 1.0 < float(values["seconds"]) < 5.0  # type: ignore[arg-type]
     assert [str(w).strip(",.!") for w in values["words"]] == ["Hello", "world", "Welcome", "to", "Gradium"]  # type: ignore[union-attr]
@@ -43,7 +51,9 @@ def test_official_tts_wav_and_timestamps(live_server: LiveServer) -> None:
 
 
 def test_official_tts_stream_generator_pcm(live_server: LiveServer) -> None:
-    values = run(live_server, """
+    values = run(
+        live_server,
+        """
         async def text_generator():
             for piece in ["Hello, ", "this is ", "a streaming ", "example."]:
                 yield piece
@@ -51,23 +61,29 @@ def test_official_tts_stream_generator_pcm(live_server: LiveServer) -> None:
         sizes = [len(chunk) async for chunk in stream.iter_bytes()]
         result = await client.tts(setup={"voice_id": "LFZvm12tW_z0xfGo", "output_format": "pcm"}, text="Hi there.")
         report(sizes=sizes, pcm=len(result.pcm()), pcm16=str(result.pcm16().dtype))
-    """)
+    """,
+    )
     sizes = values["sizes"]
     assert isinstance(sizes, list) and sizes[0] == 7680 and all(s == 7680 for s in sizes[:-1])
     assert values["pcm16"] == "int16" and int(values["pcm"]) > 10000  # type: ignore[call-overload]
 
 
 def test_official_stt_on_a_real_recording(live_server: LiveServer) -> None:
-    values = run(live_server, f"""
-        data = open("{CORPUS / 'en_librivox_ss_0870.wav'}", "rb").read()
+    values = run(
+        live_server,
+        f"""
+        data = open("{CORPUS / "en_librivox_ss_0870.wav"}", "rb").read()
         result = await client.stt(setup={{"model_name": "default", "input_format": "wav"}}, audio=data)
         report(text=result.text, request_id=result.request_id)
-    """)
+    """,
+    )
     assert len(str(values["text"]).split()) > 5 and values["request_id"]
 
 
 def test_official_realtime_tts_multiplexing(live_server: LiveServer) -> None:
-    values = run(live_server, """
+    values = run(
+        live_server,
+        """
         async with client.tts_realtime(send_setup_on_start=False) as tts:
             for rid in ("one", "two"):
                 await tts.send_setup({"output_format": "pcm", "client_req_id": rid, "close_ws_on_eos": False})
@@ -82,22 +98,31 @@ def test_official_realtime_tts_multiplexing(live_server: LiveServer) -> None:
                     if ends == 2:
                         break
         report(audio=audio)
-    """)
+    """,
+    )
     audio = values["audio"]
     assert isinstance(audio, dict) and audio["one"] > 0 and audio["two"] > 0
 
 
 def test_official_voices_credits_and_http_tts(live_server: LiveServer) -> None:
-    values = run(live_server, """
+    values = run(
+        live_server,
+        """
         voices = await client.voice_get(include_catalog=True)
         emma = await client.voice_get("YTpq7expH9539ERJ")
         credits = await gradium.usages.get(client)
         audio = await client.voice_tts("YTpq7expH9539ERJ", "Preview.")
         report(n=len(voices), emma=emma["name"], credits=credits, audio=len(audio.raw_data))
-    """)
+    """,
+    )
     assert int(values["n"]) >= 239  # type: ignore[call-overload]
     credits = values["credits"]
-    assert isinstance(credits, dict) and {"remaining", "allocated", "remaining_credits", "allocated_credits"} <= set(credits)
+    assert isinstance(credits, dict) and {
+        "remaining",
+        "allocated",
+        "remaining_credits",
+        "allocated_credits",
+    } <= set(credits)
     assert values["emma"] == "Emma" and int(values["audio"]) > 1000  # type: ignore[call-overload]
 
 

@@ -13,12 +13,19 @@ from conftest import LiveServer, start_server, stop_server
 from wire import exchange, tts_frames
 
 
-async def http(server: LiveServer, method: str, route: str, key: str | None = None,
-               **kwargs: object) -> tuple[int, str, object]:
+async def http(
+    server: LiveServer, method: str, route: str, key: str | None = None, **kwargs: object
+) -> tuple[int, str, object]:
     headers = {} if key == "" else {"x-api-key": key or server.api_key}
-    async with aiohttp.ClientSession() as session, session.request(
-        method, server.base_url + route, headers=headers, **kwargs  # type: ignore[arg-type]
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method,
+            server.base_url + route,
+            headers=headers,
+            **kwargs,  # type: ignore[arg-type]
+        ) as response,
+    ):
         body = await response.json(content_type=None)
         return response.status, response.content_type, body
 
@@ -38,13 +45,21 @@ async def test_websocket_rejects_bad_key_with_error_then_1008(live_server: LiveS
 
 
 async def test_revoked_key_is_rejected(live_server: LiveServer) -> None:
-    created = live_server.cli("keys", "create", "--name", "temp", "--json", "--data-dir", str(live_server.data_dir))
+    created = live_server.cli(
+        "keys", "create", "--name", "temp", "--json", "--data-dir", str(live_server.data_dir)
+    )
     assert created.returncode == 0, created.stderr
     import json
+
     info = json.loads(created.stdout)
     assert (await http(live_server, "GET", "usages/credits", key=info["key"]))[0] == 200
-    revoked = live_server.cli("keys", "revoke", info["id"] if "id" in info else info["prefix"],
-                              "--data-dir", str(live_server.data_dir))
+    revoked = live_server.cli(
+        "keys",
+        "revoke",
+        str(info["id"]),
+        "--data-dir",
+        str(live_server.data_dir),
+    )
     assert revoked.returncode == 0, revoked.stderr
     assert (await http(live_server, "GET", "usages/credits", key=info["key"]))[0] == 401
 
@@ -58,7 +73,7 @@ BAD_FRAMES = {
     "unknown type": ([{"type": "setup"}, {"type": "dance"}], "unknown message type"),
     "binary frame": ([b"\x00\x01"], "binary"),
     "unknown voice": ([{"type": "setup", "voice_id": "nope"}], "unknown voice_id"),
-    "unknown format": ([{"type": "setup", "output_format": "mp5"}], "output_format"),
+    "unknown format": ([{"type": "setup", "output_format": "mp5"}], "output format"),
     "text not a string": ([{"type": "setup"}, {"type": "text", "text": 5}], "string"),
 }
 
@@ -108,7 +123,9 @@ def short_idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live
 
 
 async def test_idle_socket_times_out(short_idle_server: LiveServer) -> None:
-    result = await exchange(short_idle_server, "speech/tts", [{"type": "setup"}, {"type": "text", "text": "Hi"}])
+    result = await exchange(
+        short_idle_server, "speech/tts", [{"type": "setup"}, {"type": "text", "text": "Hi"}]
+    )
     assert "idle timeout" in result.error()["message"] and result.close_code == 1008
 
 

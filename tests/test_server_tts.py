@@ -19,7 +19,9 @@ SENTENCE = "Hello, this is a test from the Gradium text to speech system."
 
 
 async def test_wav_output_is_one_valid_48k_stream(live_server: LiveServer) -> None:
-    result = await exchange(live_server, "speech/tts", tts_frames(SENTENCE, voice_id=EMMA, output_format="wav"))
+    result = await exchange(
+        live_server, "speech/tts", tts_frames(SENTENCE, voice_id=EMMA, output_format="wav")
+    )
     ready = result.messages[0]
     assert ready["type"] == "ready" and ready["sample_rate"] == 48000 and ready["request_id"]
     assert result.messages[-1] == {"type": "end_of_stream"}
@@ -30,12 +32,19 @@ async def test_wav_output_is_one_valid_48k_stream(live_server: LiveServer) -> No
     assert np.abs(samples.astype(np.int32)).max() > 3000
 
 
-@pytest.mark.parametrize(("fmt", "rate", "bytes_per_sample"), [
-    ("pcm", 48000, 2), ("pcm_16000", 16000, 2), ("pcm_24000", 24000, 2),
-    ("ulaw_8000", 8000, 1), ("alaw_8000", 8000, 1),
-])
-async def test_raw_formats_come_in_80ms_chunks(live_server: LiveServer, fmt: str, rate: int,
-                                               bytes_per_sample: int) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "rate", "bytes_per_sample"),
+    [
+        ("pcm", 48000, 2),
+        ("pcm_16000", 16000, 2),
+        ("pcm_24000", 24000, 2),
+        ("ulaw_8000", 8000, 1),
+        ("alaw_8000", 8000, 1),
+    ],
+)
+async def test_raw_formats_come_in_80ms_chunks(
+    live_server: LiveServer, fmt: str, rate: int, bytes_per_sample: int
+) -> None:
     result = await exchange(live_server, "speech/tts", tts_frames(SENTENCE, output_format=fmt))
     assert result.messages[0]["sample_rate"] == rate
     chunks = [base64.b64decode(m["audio"]) for m in result.of_type("audio")]
@@ -66,9 +75,14 @@ async def test_word_timestamps_cover_every_word_in_order(live_server: LiveServer
 
 
 async def test_break_inserts_silence_and_is_not_charged(live_server: LiveServer) -> None:
-    plain = await exchange(live_server, "speech/tts", tts_frames("One. Two.", output_format="pcm", json_config={"temp": 0}))
-    paused = await exchange(live_server, "speech/tts", tts_frames('One. <break time="1.5s" /> Two.',
-                                                                   output_format="pcm", json_config={"temp": 0}))
+    plain = await exchange(
+        live_server, "speech/tts", tts_frames("One. Two.", output_format="pcm", json_config={"temp": 0})
+    )
+    paused = await exchange(
+        live_server,
+        "speech/tts",
+        tts_frames('One. <break time="1.5s" /> Two.', output_format="pcm", json_config={"temp": 0}),
+    )
     extra = (len(paused.audio()) - len(plain.audio())) / 2 / 48000
     assert 1.4 < extra < 1.7
     assert [w["text"].strip(".") for w in paused.of_type("text")] == ["One", "Two"]
@@ -94,11 +108,19 @@ async def test_padding_bonus_changes_speed(live_server: LiveServer) -> None:
     assert durations[-2.0] < durations[0.0] < durations[2.0]
 
 
-@pytest.mark.parametrize(("config", "key"), [
-    ({"padding_bonus": 5}, "padding_bonus"), ({"temp": 2}, "temp"), ({"cfg_coef": 0.5}, "cfg_coef"),
-    ({"temp": "hot"}, "temp"), ({"rewrite_rules": 3}, "rewrite_rules"),
-])
-async def test_bad_json_config_names_the_key(live_server: LiveServer, config: dict[str, object], key: str) -> None:
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"padding_bonus": 5}, "padding_bonus"),
+        ({"temp": 2}, "temp"),
+        ({"cfg_coef": 0.5}, "cfg_coef"),
+        ({"temp": "hot"}, "temp"),
+        ({"rewrite_rules": 3}, "rewrite_rules"),
+    ],
+)
+async def test_bad_json_config_names_the_key(
+    live_server: LiveServer, config: dict[str, object], key: str
+) -> None:
     result = await exchange(live_server, "speech/tts", tts_frames("Hi.", json_config=config))
     assert key in result.error()["message"]
     assert result.close_code == 1008
@@ -112,11 +134,15 @@ async def test_rewrite_rules_speak_numbers(live_server: LiveServer) -> None:
 
 async def test_text_streamed_word_by_word_is_spoken_before_end_of_stream(live_server: LiveServer) -> None:
     """The first clause must come back while the socket still waits for more text."""
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        live_server.base_url.replace("http", "ws") + "speech/tts", headers={"x-api-key": live_server.api_key}
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            live_server.base_url.replace("http", "ws") + "speech/tts",
+            headers={"x-api-key": live_server.api_key},
+        ) as ws,
+    ):
         await ws.send_json({"type": "setup", "output_format": "pcm"})
-        for word in "Good morning, everyone".split():
+        for word in ["Good", "morning,", "everyone"]:
             await ws.send_json({"type": "text", "text": word})
         got_audio = False
         async with asyncio.timeout(10):
@@ -130,9 +156,13 @@ async def test_text_streamed_word_by_word_is_spoken_before_end_of_stream(live_se
 
 
 async def test_flush_forces_audio_out(live_server: LiveServer) -> None:
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        live_server.base_url.replace("http", "ws") + "speech/tts", headers={"x-api-key": live_server.api_key}
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            live_server.base_url.replace("http", "ws") + "speech/tts",
+            headers={"x-api-key": live_server.api_key},
+        ) as ws,
+    ):
         await ws.send_json({"type": "setup", "output_format": "pcm"})
         await ws.send_json({"type": "text", "text": "no punctuation here <flush>"})
         words: list[str] = []
@@ -148,12 +178,16 @@ async def test_flush_forces_audio_out(live_server: LiveServer) -> None:
 async def test_multiplexed_requests_on_one_socket(live_server: LiveServer) -> None:
     frames = []
     for rid in ("a", "b"):
-        frames.append({"type": "setup", "output_format": "pcm", "client_req_id": rid, "close_ws_on_eos": False})
-    frames += [{"type": "text", "text": "First request.", "client_req_id": "a"},
-               {"type": "text", "text": "Second one.", "client_req_id": "b"},
-               {"type": "end_of_stream", "client_req_id": "a"},
-               {"type": "end_of_stream", "client_req_id": "b"},
-               {"type": "end_of_stream"}]
+        frames.append(
+            {"type": "setup", "output_format": "pcm", "client_req_id": rid, "close_ws_on_eos": False}
+        )
+    frames += [
+        {"type": "text", "text": "First request.", "client_req_id": "a"},
+        {"type": "text", "text": "Second one.", "client_req_id": "b"},
+        {"type": "end_of_stream", "client_req_id": "a"},
+        {"type": "end_of_stream", "client_req_id": "b"},
+        {"type": "end_of_stream"},
+    ]
     result = await exchange(live_server, "speech/tts", frames)
     assert result.close_code == 1000
     for rid, words in (("a", ["First", "request"]), ("b", ["Second", "one"])):
@@ -171,11 +205,14 @@ async def test_duplicate_active_client_req_id_is_rejected(live_server: LiveServe
 
 
 async def test_http_post_tts_returns_a_wav_file(live_server: LiveServer) -> None:
-    async with aiohttp.ClientSession() as session, session.post(
-        live_server.base_url + "post/speech/tts",
-        json={"text": "Hello there.", "voice_id": EMMA, "output_format": "wav", "only_audio": True},
-        headers={"x-api-key": live_server.api_key},
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            live_server.base_url + "post/speech/tts",
+            json={"text": "Hello there.", "voice_id": EMMA, "output_format": "wav", "only_audio": True},
+            headers={"x-api-key": live_server.api_key},
+        ) as response,
+    ):
         assert response.status == 200 and response.content_type == "audio/wav"
         samples, rate = read_wav(await response.read())
     assert rate == 48000 and len(samples) > 0.5 * rate

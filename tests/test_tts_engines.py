@@ -188,6 +188,7 @@ def round_trip_wer(decoder: Decoder, *, flite: bool) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 144 full-utterance decodes: about 1-2 min idle, several on a busy 2-core box
 def test_round_trip_flagship_english(decoder: Decoder) -> None:
     assert len(SENTENCES) >= 20
     if flite_available():

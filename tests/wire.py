@@ -37,14 +37,24 @@ class Exchange:
         return errors[0]
 
 
-async def exchange(server: LiveServer, route: str, frames: list[Any], *, api_key: str | None = None,
-                   timeout: float = 60, pause_s: float = 0.0) -> Exchange:
+async def exchange(
+    server: LiveServer,
+    route: str,
+    frames: list[Any],
+    *,
+    api_key: str | None = None,
+    timeout: float = 60,
+    pause_s: float = 0.0,
+) -> Exchange:
     """Send ``frames`` (dicts as JSON, str as raw text, bytes as binary) and read until the close."""
     headers = {"x-api-key": server.api_key if api_key is None else api_key}
     result = Exchange()
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        f"ws://{server.host}:{server.port}/api/{route}", headers=headers, max_msg_size=0
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"ws://{server.host}:{server.port}/api/{route}", headers=headers, max_msg_size=0
+        ) as ws,
+    ):
         for frame in frames:
             if isinstance(frame, dict):
                 await ws.send_str(json.dumps(frame))
@@ -64,7 +74,11 @@ async def exchange(server: LiveServer, route: str, frames: list[Any], *, api_key
 
 def tts_frames(text: str | list[str], **setup: Any) -> list[dict[str, Any]]:
     texts = [text] if isinstance(text, str) else text
-    return [{"type": "setup", **setup}, *({"type": "text", "text": t} for t in texts), {"type": "end_of_stream"}]
+    return [
+        {"type": "setup", **setup},
+        *({"type": "text", "text": t} for t in texts),
+        {"type": "end_of_stream"},
+    ]
 
 
 def read_wav(data: bytes) -> tuple[np.ndarray, int]:
@@ -85,7 +99,7 @@ def corpus_pcm(name: str, rate: int = 24000) -> np.ndarray:
 def audio_frames(data: bytes, chunk: int = 4096, **setup: Any) -> list[dict[str, Any]]:
     frames: list[dict[str, Any]] = [{"type": "setup", **setup}]
     for start in range(0, len(data), chunk):
-        frames.append({"type": "audio", "audio": base64.b64encode(data[start:start + chunk]).decode()})
+        frames.append({"type": "audio", "audio": base64.b64encode(data[start : start + chunk]).decode()})
     frames.append({"type": "end_of_stream"})
     return frames
 

@@ -27,15 +27,26 @@ def _bootstrap(data_dir: Path, initial_credits: int) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Database and voices directory [default: $GRADIUM_DATA_DIR or ./data].")
-@click.option("--initial-credits", default=1_000_000, show_default=True, type=int,
-              help="Credits of the organisation created on first start.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Database and voices directory [default: $GRADIUM_DATA_DIR or ./data].",
+)
+@click.option(
+    "--initial-credits",
+    default=1_000_000,
+    show_default=True,
+    type=int,
+    help="Credits of the organisation created on first start.",
+)
 @click.option("--stt-workers", default=None, type=int, help="STT worker processes [default: CPU count].")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(host: str, port: int, data_dir: Path | None, initial_credits: int, stt_workers: int | None,
-          log_level: str) -> None:
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
+def serve(
+    host: str, port: int, data_dir: Path | None, initial_credits: int, stt_workers: int | None, log_level: str
+) -> None:
     """Start the Gradium-compatible speech server (routes under /api/)."""
     import uvicorn
 
@@ -47,8 +58,13 @@ def serve(host: str, port: int, data_dir: Path | None, initial_credits: int, stt
     _bootstrap(data_dir, initial_credits)
     settings = Settings(data_dir=data_dir, host=host, port=port, initial_credits=initial_credits)
     if stt_workers is not None:
-        settings = Settings(data_dir=data_dir, host=host, port=port, initial_credits=initial_credits,
-                            stt_workers=max(1, stt_workers))
+        settings = Settings(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            initial_credits=initial_credits,
+            stt_workers=max(1, stt_workers),
+        )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"gradium serving on http://{host}:{port}/api/ (data in {data_dir})")
     uvicorn.run(

@@ -8,6 +8,7 @@ new ones. pocketsphinx holds the GIL while decoding: run decoders in worker proc
 from __future__ import annotations
 
 import re
+import warnings
 
 from pocketsphinx import Decoder
 
@@ -24,7 +25,8 @@ _TEMP_LM_WEIGHT_DROP = 0.3
 _PRONUNCIATION_SUFFIX = re.compile(r"\(\d+\)$")
 # Initial cepstral mean of every stream. The model's own (40,3,-1,0,...) fits real microphones
 # badly: live CMN only catches up after a few seconds, so short streams were misrecognised
-# (corpus WER 0.451). This is the mean CMN reached on the 8 *non-English* corpus clips (held out
+# (corpus WER 0.451 for whole-clip decoding). This is the mean CMN reached on the 8 *non-English*
+# corpus clips (held out
 # from the English WER evaluation; CMN is a channel/speaker property, not a language one), which
 # brought the English corpus to 0.419 for whole-clip decoding. Same value for every stream, so
 # results stay deterministic and independent of what a reused decoder heard before.
@@ -89,8 +91,12 @@ class PocketsphinxDecoder:
         if self._in_utterance:
             self._decoder.end_utt()
             self._in_utterance = False
-        # The cepstral mean adapted to the last stream; restart from the prior so that a reset
-        # decoder behaves exactly like a fresh one (same words for the same audio).
+        # Noise statistics and the cepstral mean adapted to the last stream; restart both so that
+        # a reset decoder behaves exactly like a fresh one (same words for the same audio).
+        # start_stream() is marked deprecated but still resets the noise estimate.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._decoder.start_stream()
         self._decoder.set_cmn(_SPEECH_CMN_PRIOR)
         self._utterance_start = 0
         self._accepted = 0

@@ -38,7 +38,9 @@ class Runtime:
             "espeak": EngineSlot(EspeakEngine(), ThreadPoolExecutor(1, thread_name_prefix="tts-espeak")),
         }
         if settings.use_flite and flite_available():
-            self.tts["flite"] = EngineSlot(FliteEngine(), ThreadPoolExecutor(1, thread_name_prefix="tts-flite"))
+            self.tts["flite"] = EngineSlot(
+                FliteEngine(), ThreadPoolExecutor(1, thread_name_prefix="tts-flite")
+            )
         self.stt_pool = SttWorkerPool(settings.stt_workers)
 
     @property
@@ -59,7 +61,9 @@ class Runtime:
         """Load each engine once so that the first request does not pay the library start-up."""
         loop = asyncio.get_running_loop()
         for name, slot in self.tts.items():
-            voice = VoiceParams(language="en", espeak_voice="en-us", flite_voice="rms" if name == "flite" else None)
+            voice = VoiceParams(
+                language="en", espeak_voice="en-us", flite_voice="rms" if name == "flite" else None
+            )
             await loop.run_in_executor(slot.executor, slot.engine.synthesize, "ready", voice)
 
     async def close(self) -> None:

@@ -43,9 +43,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     initial_credits: int = 1_000_000
-    stt_workers: int = field(default_factory=lambda: _env_int("GRADIUM_STT_WORKERS", max(1, os.cpu_count() or 1)))
+    stt_workers: int = field(
+        default_factory=lambda: _env_int("GRADIUM_STT_WORKERS", max(1, os.cpu_count() or 1))
+    )
     use_flite: bool = field(default_factory=lambda: os.environ.get("GRADIUM_DISABLE_FLITE", "") != "1")
-    limits: Limits = field(default_factory=lambda: Limits(idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0)))
+    limits: Limits = field(
+        default_factory=lambda: Limits(idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0))
+    )
     pricing: Pricing = field(
-        default_factory=lambda: Pricing(stt_credits_per_second=_env_float("GRADIUM_STT_CREDITS_PER_SECOND", 1.0))
+        default_factory=lambda: Pricing(
+            stt_credits_per_second=_env_float("GRADIUM_STT_CREDITS_PER_SECOND", 1.0)
+        )
     )

@@ -110,7 +110,7 @@ class _StableCommitter:
         self._since = self._since[:same] + [now_s] * (len(pending) - same)
         self._words = list(pending)
         count = 0
-        for word, since in zip(pending, self._since):
+        for word, since in zip(pending, self._since, strict=True):
             if word.stop_s > now_s - self.delay_s or now_s - since < self.delay_s / 2:
                 break
             count += 1

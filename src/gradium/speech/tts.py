@@ -19,7 +19,7 @@ import numpy as np
 from gradium.audio.output import AudioEncoder
 from gradium.engines.base import TTSEngine, VoiceParams, WordTiming
 from gradium.speech.tts_options import TtsOptions, apply_speed, vary_prosody
-from gradium.text.segmenter import Break, Flush, Segment, SegmenterItem, TextSegmenter
+from gradium.text.segmenter import Break, Segment, SegmenterItem, TextSegmenter
 
 
 @dataclass
@@ -33,7 +33,9 @@ class RenderedAudio:
 class SegmentRenderer:
     """Synthesizes segments one after another on a continuous timeline (runs on a worker thread)."""
 
-    def __init__(self, engine: TTSEngine, voice: VoiceParams, options: TtsOptions, encoder: AudioEncoder) -> None:
+    def __init__(
+        self, engine: TTSEngine, voice: VoiceParams, options: TtsOptions, encoder: AudioEncoder
+    ) -> None:
         self.engine = engine
         self.voice = apply_speed(voice, options)
         self.options = options
@@ -82,7 +84,9 @@ ChargeFn = Callable[[int], Awaitable[None]]
 class TtsStream:
     """One TTS request: push text as it arrives, end it, and iterate the rendered output."""
 
-    def __init__(self, renderer: SegmentRenderer, executor: Executor, charge: ChargeFn, max_chars: int) -> None:
+    def __init__(
+        self, renderer: SegmentRenderer, executor: Executor, charge: ChargeFn, max_chars: int
+    ) -> None:
         self.renderer = renderer
         self.executor = executor
         self.charge = charge

@@ -11,13 +11,14 @@ import uuid
 from typing import Any
 
 from gradium.accounts.store import ApiKey
+from gradium.audio.input import INPUT_FORMATS
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
 from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler
 from gradium.server.runtime import Runtime
 from gradium.speech.stt_pipeline import Step, Word
 from gradium.speech.tts_options import OptionError, number_in_range, parse_json_config
-from gradium.workers.stt_pool import Finished, Flushed, SttStreamHandle, StreamError, validate_stt_config
+from gradium.workers.stt_pool import Finished, Flushed, StreamError, SttStreamHandle, validate_stt_config
 
 DEFAULT_DELAY_IN_FRAMES = 10
 MAX_AUDIO_MESSAGE_BYTES = 4 * 1024 * 1024  # decoded bytes of one audio message
@@ -36,8 +37,10 @@ def parse_stt_config(setup: Message) -> tuple[str, str, int, float]:
     if not isinstance(delay, int) or isinstance(delay, bool):
         raise OptionError("json_config 'delay_in_frames' must be an integer")
     temp = number_in_range(config, "temp", 0.0, 1.0, 0.0)
+    if input_format not in INPUT_FORMATS:
+        raise OptionError(f"unknown input_format '{input_format}': use one of {', '.join(INPUT_FORMATS)}")
     try:
-        validate_stt_config(input_format, language.lower(), delay, temp)
+        validate_stt_config(language.lower(), delay, temp)
     except ValueError as exc:
         raise OptionError(str(exc)) from None
     return input_format, language.lower(), delay, temp
@@ -57,7 +60,7 @@ class AsrRequest(RequestHandler):
             input_format, language, delay, temp = parse_stt_config(self.setup)
         except OptionError as exc:
             raise ProtocolError(str(exc)) from None
-        self.handle = await self.runtime.stt_pool.open_stream(input_format, language, delay, temp)
+        self.handle = self.runtime.stt_pool.open_stream(input_format, language, delay, temp)
         return {
             "request_id": self.request_id,
             "model_name": self.setup.get("model_name") or "default",
@@ -106,8 +109,15 @@ class AsrRequest(RequestHandler):
                     await self._bill_until(event.total_duration_s)
                     await emit(step_message(event))
                 elif isinstance(event, Word):
-                    await emit({"type": "text", "text": event.text, "start_s": event.start_s,
-                                "stop_s": event.stop_s, "stream_id": 0})
+                    await emit(
+                        {
+                            "type": "text",
+                            "text": event.text,
+                            "start_s": event.start_s,
+                            "stop_s": event.stop_s,
+                            "stream_id": 0,
+                        }
+                    )
                     await emit({"type": "end_text", "stop_s": event.stop_s, "stream_id": 0})
                 elif isinstance(event, Flushed):
                     await emit({"type": "flushed", "flush_id": event.flush_id})

@@ -54,7 +54,7 @@ class RequestHandler(ABC):
         """True while the request cannot finish without more client messages (for the idle timeout)."""
         return True
 
-    async def cancel(self) -> None:
+    async def cancel(self) -> None:  # noqa: B027 - a no-op is the right default for most requests
         """The client went away or another request failed: release resources."""
 
 
@@ -117,8 +117,9 @@ class GradiumConnection:
         while not self.done.is_set():
             receive = asyncio.ensure_future(self.ws.receive())
             finished = asyncio.ensure_future(self.done.wait())
-            waited, _ = await asyncio.wait({receive, finished}, timeout=idle_timeout,
-                                           return_when=asyncio.FIRST_COMPLETED)
+            waited, _ = await asyncio.wait(
+                {receive, finished}, timeout=idle_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             if receive not in waited:
                 receive.cancel()
                 finished.cancel()
@@ -189,8 +190,10 @@ class GradiumConnection:
         client_req_id = None if raw_id is None else str(raw_id)
         if client_req_id in self.requests:
             if client_req_id is None:
-                raise ProtocolError("a second setup on a socket that already has a request: "
-                                    "use client_req_id with close_ws_on_eos=false to multiplex")
+                raise ProtocolError(
+                    "a second setup on a socket that already has a request: "
+                    "use client_req_id with close_ws_on_eos=false to multiplex"
+                )
             raise ProtocolError(f"client_req_id '{client_req_id}' is already active")
         if len(self.requests) >= self.runtime.settings.limits.max_requests_per_socket:
             raise ProtocolError("too many concurrent requests on this socket")
@@ -237,8 +240,9 @@ class GradiumConnection:
             return
         except Exception:
             log.exception("internal error in request %s", request.client_req_id)
-            await self._fail(ProtocolError("internal server error", code=1011,
-                                           client_req_id=request.client_req_id))
+            await self._fail(
+                ProtocolError("internal server error", code=1011, client_req_id=request.client_req_id)
+            )
             return
         self.requests.pop(request.client_req_id, None)
         if request.handler.close_ws_on_eos or (self.closing and not self.requests):

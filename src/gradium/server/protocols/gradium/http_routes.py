@@ -15,8 +15,8 @@ from gradium.catalog import describe_voice, load_catalog
 from gradium.server.auth import require_api_key
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
-from gradium.server.runtime import Runtime
 from gradium.server.protocols.gradium.tts_ws import build_tts_stream
+from gradium.server.runtime import Runtime
 from gradium.text.tags import TagError
 
 router = APIRouter()
@@ -41,7 +41,7 @@ async def list_voices(
     voices: list[dict[str, Any]] = []  # custom voices arrive with voice cloning
     if _flag(include_catalog):
         voices += [describe_voice(v) for v in load_catalog().values()]
-    voices = voices[max(skip, 0):]
+    voices = voices[max(skip, 0) :]
     return voices if not limit or limit < 0 else voices[:limit]
 
 

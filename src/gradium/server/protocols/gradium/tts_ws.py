@@ -22,8 +22,9 @@ from gradium.speech.voice_selection import UnknownVoiceError, resolve_voice
 from gradium.text.tags import TagError
 
 
-def build_tts_stream(runtime: Runtime, setup: Message, meter: RequestMeter,
-                     max_chars: int) -> tuple[TtsStream, int]:
+def build_tts_stream(
+    runtime: Runtime, setup: Message, meter: RequestMeter, max_chars: int
+) -> tuple[TtsStream, int]:
     """Validate a TTS setup into a ready-to-run stream; returns it and its output sample rate."""
     try:
         options = parse_tts_options(setup.get("json_config"))
@@ -93,7 +94,9 @@ class TtsRequest(RequestHandler):
                 for chunk in rendered.chunks:
                     await emit({"type": "audio", "audio": base64.b64encode(chunk).decode("ascii")})
                 for word in rendered.words:
-                    await emit({"type": "text", "text": word.text, "start_s": word.start_s, "stop_s": word.stop_s})
+                    await emit(
+                        {"type": "text", "text": word.text, "start_s": word.start_s, "stop_s": word.stop_s}
+                    )
         finally:
             self.meter.characters = self.stream.billed_chars
             self.meter.audio_seconds = self.stream.audio_seconds

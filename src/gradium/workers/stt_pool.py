@@ -1,0 +1,284 @@
+"""A pool of STT worker processes, driven from asyncio without ever blocking the event loop.
+
+pocketsphinx holds the GIL, so recognition runs in processes (one per core is the sensible size).
+Each worker hosts many streams. Per worker the event loop talks to two plain threads:
+
+* a sender thread drains a queue into the request pipe, so a busy worker (full pipe) never stalls
+  the loop: ``feed`` only enqueues;
+* a reader thread blocks on the reply pipe and hands each reply to the loop with
+  ``call_soon_threadsafe``, which routes it into the stream's ``asyncio.Queue``.
+
+When a worker dies, its reader sees EOF: every stream on it gets a ``StreamError`` (nothing hangs)
+and a replacement worker is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import multiprocessing
+import queue
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES, validate_stt_config
+
+from .stt_worker import Finished, Flushed, PoolEvent, StreamError, serve
+
+__all__ = [
+    "Finished",
+    "Flushed",
+    "PoolEvent",
+    "StreamError",
+    "SttStreamHandle",
+    "SttWorkerPool",
+    "validate_stt_config",
+]
+
+READY_TIMEOUT_S = 120.0  # spawn + imports + one decoder load; generous for loaded CI machines
+STOP_TIMEOUT_S = 5.0
+
+
+class _Worker:
+    """One worker process with its pipes and its two pipe threads."""
+
+    def __init__(
+        self, index: int, start_method: str, loop: asyncio.AbstractEventLoop, pool: SttWorkerPool
+    ) -> None:
+        context: Any = multiprocessing.get_context(start_method)  # typeshed's BaseContext lacks Process
+        request_reader, self._requests = context.Pipe(duplex=False)
+        self._replies, reply_writer = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=serve, args=(request_reader, reply_writer), name=f"gradium-stt-{index}", daemon=True
+        )
+        self.process.start()
+        # Drop our copies of the child's ends, or the reader would never see EOF when it dies.
+        request_reader.close()
+        reply_writer.close()
+        self.index = index
+        self.streams: set[int] = set()
+        self.alive = True
+        self._stopped = False
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self._outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._loop, self._pool = loop, pool
+        self._threads = [
+            threading.Thread(target=self._send_loop, name=f"stt-send-{index}", daemon=True),
+            threading.Thread(target=self._read_loop, name=f"stt-read-{index}", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def send(self, request: tuple[Any, ...]) -> None:
+        self._outbox.put(request)
+
+    def _send_loop(self) -> None:
+        while (request := self._outbox.get()) is not None:
+            try:
+                self._requests.send(request)
+            except (OSError, ValueError):
+                return  # the worker is gone; the reader reports it
+        self._requests.close()
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                reply = self._replies.recv()
+            except (EOFError, OSError):
+                break
+            self._call_loop(self._pool._on_reply, self, reply)
+        self._call_loop(self._pool._on_worker_exit, self)
+
+    def _call_loop(self, callback: Any, *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def stop(self) -> None:
+        """Blocking: ask the worker to stop, then make sure it is gone (run off the loop)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._outbox.put(("stop",))
+        self._outbox.put(None)
+        self.process.join(STOP_TIMEOUT_S)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(STOP_TIMEOUT_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        for thread in self._threads:
+            thread.join(STOP_TIMEOUT_S)
+        self._replies.close()
+        self.process.close()
+
+
+class SttStreamHandle:
+    """The event-loop side of one STT stream. Every method returns at once; results arrive in order."""
+
+    def __init__(self, pool: SttWorkerPool, worker: _Worker | None, stream_id: int) -> None:
+        self.stream_id = stream_id
+        self._pool, self._worker = pool, worker
+        self._queue: asyncio.Queue[list[PoolEvent]] = asyncio.Queue()
+        self._ended = False  # a Finished or StreamError was delivered (or the stream was closed)
+        self._buffer: list[PoolEvent] = []  # for the one-event-at-a-time iterator
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    async def feed(self, data: bytes) -> None:
+        self._send("feed", bytes(data))
+
+    async def flush(self, flush_id: int) -> None:
+        """A ``Flushed(flush_id)`` event follows once everything fed so far is processed."""
+        self._send("flush", flush_id)
+
+    async def finish(self) -> None:
+        """End of input: the remaining events follow, then ``Finished``."""
+        self._send("finish")
+
+    async def close(self) -> None:
+        """Abandon the stream (its decoder goes back to the worker); safe to call at any time."""
+        if not self._ended:
+            self._send("close")
+            self._deliver([])
+            self._ended = True
+        self._pool._forget(self)
+
+    async def next_events(self) -> list[PoolEvent]:
+        """The next batch of events, in order; ``[]`` once the stream has ended and all was read."""
+        if self._ended and self._queue.empty():
+            return []
+        return await self._queue.get()
+
+    def __aiter__(self) -> AsyncIterator[PoolEvent]:
+        return self
+
+    async def __anext__(self) -> PoolEvent:
+        while not self._buffer:
+            batch = await self.next_events()
+            if not batch:
+                raise StopAsyncIteration
+            self._buffer.extend(batch)
+        return self._buffer.pop(0)
+
+    def _send(self, kind: str, *args: Any) -> None:
+        if not self._ended and self._worker is not None:
+            self._worker.send((kind, self.stream_id, *args))
+
+    def _deliver(self, events: list[PoolEvent]) -> None:
+        if self._ended:
+            return
+        if any(isinstance(event, (Finished, StreamError)) for event in events):
+            self._ended = True
+        self._queue.put_nowait(events)
+
+
+class SttWorkerPool:
+    """``workers`` STT processes; streams go to the least-loaded live worker."""
+
+    def __init__(self, workers: int, *, start_method: str = "spawn") -> None:
+        if workers < 1:
+            raise ValueError("an STT pool needs at least one worker")
+        self.size = workers
+        self.start_method = start_method
+        self._workers: list[_Worker] = []
+        self._streams: dict[int, SttStreamHandle] = {}
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self._respawns: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Start every worker and wait until each has a warm decoder."""
+        self._loop = asyncio.get_running_loop()
+        self._workers = list(await asyncio.gather(*(self._spawn(i) for i in range(self.size))))
+        await asyncio.wait_for(asyncio.gather(*(w.ready for w in self._workers)), READY_TIMEOUT_S)
+
+    async def close(self) -> None:
+        """Stop all workers (their streams get a StreamError) and wait until no process is left."""
+        self._closing = True
+        for task in list(self._respawns):
+            task.cancel()
+        for handle in list(self._streams.values()):
+            handle._deliver([StreamError("the STT service is shutting down")])
+        self._streams.clear()
+        workers, self._workers = self._workers, []
+        await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
+
+    def open_stream(
+        self,
+        input_format: str,
+        language: str = "en",
+        delay_in_frames: int = DEFAULT_DELAY_IN_FRAMES,
+        temp: float = 0.0,
+    ) -> SttStreamHandle:
+        """Open a stream; raises the ValueError of ``validate_stt_config`` for a bad configuration.
+
+        Format problems are found by the worker and arrive as a ``StreamError`` event.
+        """
+        validate_stt_config(language, delay_in_frames, temp)
+        live = [w for w in self._workers if w.alive and w.ready.done()]
+        worker = min(live, key=lambda w: len(w.streams)) if live and not self._closing else None
+        handle = SttStreamHandle(self, worker, next(self._ids))
+        if worker is None:
+            handle._deliver([StreamError("no STT worker is available")])
+            return handle
+        worker.streams.add(handle.stream_id)
+        self._streams[handle.stream_id] = handle
+        worker.send(("open", handle.stream_id, input_format, language, delay_in_frames, temp))
+        return handle
+
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers if w.process.pid is not None]
+
+    async def _spawn(self, index: int) -> _Worker:
+        assert self._loop is not None
+        # Starting a spawned interpreter takes tens of milliseconds: keep it off the loop.
+        return await asyncio.to_thread(_Worker, index, self.start_method, self._loop, self)
+
+    def _forget(self, handle: SttStreamHandle) -> None:
+        self._streams.pop(handle.stream_id, None)
+        if handle._worker is not None:
+            handle._worker.streams.discard(handle.stream_id)
+
+    def _on_reply(self, worker: _Worker, reply: tuple[Any, ...]) -> None:
+        if reply[0] == "ready":
+            if not worker.ready.done():
+                worker.ready.set_result(None)
+            return
+        handle = self._streams.get(reply[1])
+        if handle is None:
+            return
+        handle._deliver(reply[2])
+        if handle.ended:
+            self._forget(handle)
+
+    def _on_worker_exit(self, worker: _Worker) -> None:
+        worker.alive = False
+        # A worker that dies before it is ready is not replaced: it would most likely die again.
+        served = worker.ready.done()
+        if not served:
+            worker.ready.set_exception(RuntimeError(f"STT worker {worker.index} exited while starting"))
+        for stream_id in list(worker.streams):
+            handle = self._streams.get(stream_id)
+            if handle is not None:
+                handle._deliver([StreamError("the STT worker process exited unexpectedly")])
+                self._forget(handle)
+        if served and not self._closing and worker in self._workers:
+            task = asyncio.ensure_future(self._replace(worker))
+            self._respawns.add(task)
+            task.add_done_callback(self._respawns.discard)
+
+    async def _replace(self, dead: _Worker) -> None:
+        await asyncio.to_thread(dead.stop)
+        fresh = await self._spawn(dead.index)
+        if self._closing:
+            await asyncio.to_thread(fresh.stop)
+            return
+        self._workers[self._workers.index(dead)] = fresh
+        with contextlib.suppress(RuntimeError):  # died while starting: stays dead, gets no streams
+            await fresh.ready

@@ -1,0 +1,131 @@
+"""SttWorkerPool with real worker processes: same words as in-process, errors as events, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gradium.speech.stt_pipeline import SttPipeline, UnsupportedLanguageError, Word
+from gradium.workers.stt_pool import (
+    Finished,
+    Flushed,
+    PoolEvent,
+    StreamError,
+    SttStreamHandle,
+    SttWorkerPool,
+    validate_stt_config,
+)
+from stt_corpus import Clip, chunks, english_clips, run_pipeline
+
+# The pool fixture lives on the session loop (asyncio_default_fixture_loop_scope); its reader threads
+# deliver into that loop, so the tests must run on it too.
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SHORT_CLIPS = ("en_goforward.raw", "en_cards_005.wav", "en_librispeech_2830-3980-0043.wav")
+
+
+def clip_named(name: str) -> Clip:
+    return next(c for c in english_clips() if c.name == name)
+
+
+@pytest.fixture(scope="module")
+async def pool() -> AsyncIterator[SttWorkerPool]:
+    stt = SttWorkerPool(2)
+    await stt.start()
+    yield stt
+    await stt.close()
+
+
+async def collect(handle: SttStreamHandle) -> list[PoolEvent]:
+    return [event async for event in handle]
+
+
+async def stream_clip(pool: SttWorkerPool, clip: Clip) -> list[PoolEvent]:
+    handle = pool.open_stream(clip.input_format)
+    reader = asyncio.ensure_future(collect(handle))
+    for chunk in chunks(clip.data):
+        await handle.feed(chunk)
+        await asyncio.sleep(0)  # interleave the three streams
+    await handle.flush(7)
+    await handle.finish()
+    events = await asyncio.wait_for(reader, 120)
+    await handle.close()
+    return events
+
+
+async def test_concurrent_streams_match_in_process(pool: SttWorkerPool) -> None:
+    clips = [clip_named(name) for name in SHORT_CLIPS]
+    results = await asyncio.gather(*(stream_clip(pool, clip) for clip in clips))
+    for clip, events in zip(clips, results, strict=True):
+        assert isinstance(events[-1], Finished), events[-1]
+        assert sum(isinstance(e, Flushed) and e.flush_id == 7 for e in events) == 1
+        expected = SttPipeline(clip.input_format)
+        local = [e for c in chunks(clip.data) for e in expected.feed(c)]
+        local += [*expected.flush(), *expected.finish()]
+        assert [e for e in events if isinstance(e, Word)] == [e for e in local if isinstance(e, Word)]
+        assert [e for e in events if not isinstance(e, (Word, Flushed, Finished))] == [
+            e for e in local if not isinstance(e, Word)
+        ]
+
+
+async def test_reused_decoders_give_the_same_words(pool: SttWorkerPool) -> None:
+    clip = clip_named(SHORT_CLIPS[0])
+    expected = [e for e in run_pipeline(SttPipeline(clip.input_format), clip.data) if isinstance(e, Word)]
+    for _ in range(2):
+        events = await stream_clip(pool, clip)
+        assert [e for e in events if isinstance(e, Word)] == expected
+
+
+async def test_bad_format_and_bad_audio_give_stream_errors(pool: SttWorkerPool) -> None:
+    unknown = pool.open_stream("mp3")
+    events = await asyncio.wait_for(unknown.next_events(), 60)
+    assert isinstance(events[-1], StreamError) and "mp3" in events[-1].message
+    assert await unknown.next_events() == []
+
+    garbage = pool.open_stream("wav")
+    for _ in range(4):
+        await garbage.feed(b"definitely not a RIFF WAVE header" * 8)
+    await garbage.finish()
+    events = await asyncio.wait_for(collect(garbage), 60)
+    assert isinstance(events[-1], StreamError), events
+
+
+async def test_config_errors_are_raised_before_opening() -> None:
+    with pytest.raises(UnsupportedLanguageError, match="installed: en"):
+        validate_stt_config("fr", 10, 0.0)
+    with pytest.raises(ValueError, match="delay_in_frames"):
+        validate_stt_config("en", 11, 0.0)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_worker_crash_fails_its_streams_and_close_leaves_no_process() -> None:
+    stt = SttWorkerPool(1)
+    await stt.start()
+    (pid,) = stt.worker_pids()
+    handle = stt.open_stream("pcm_16000")
+    await handle.feed(bytes(16000))
+    os.kill(pid, signal.SIGKILL)  # our own child, killed to simulate a crash
+    events = await asyncio.wait_for(collect(handle), 60)
+    assert isinstance(events[-1], StreamError)
+    # A replacement worker serves new streams.
+    for _ in range(600):
+        if stt.worker_pids() != [pid] and all(w.ready.done() for w in stt._workers):
+            break
+        await asyncio.sleep(0.1)
+    clip = clip_named(SHORT_CLIPS[0])
+    events = await stream_clip(stt, clip)
+    assert isinstance(events[-1], Finished)
+    pids = stt.worker_pids()
+    await stt.close()
+    assert pids and not any(alive(p) for p in [pid, *pids])
