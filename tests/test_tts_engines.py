@@ -6,13 +6,11 @@ import difflib
 import statistics
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import pytest
 from pocketsphinx import Decoder
 
 from audio_measure import Recognised, make_decoder, median_f0, normalise, recognise
-from gradium.catalog import load_catalog, voice_params
 from gradium.engines.base import Synthesis, TTSEngine, VoiceParams
 from gradium.engines.espeak import EspeakEngine
 from gradium.engines.flite import FliteEngine, flite_available
@@ -164,35 +162,3 @@ def test_flite_timestamps_agree_with_asr(flite_voice: str, decoder: Decoder) -> 
 
 def test_flite_available_is_false_for_unknown_voice() -> None:
     assert flite_available("no_such_voice") is False
-
-
-def round_trip_wer(decoder: Decoder, *, flite: bool) -> float:
-    catalog = load_catalog()
-    references: list[str] = []
-    hypotheses: list[str] = []
-    for name, uid in FLAGSHIP_ENGLISH.items():
-        voice = voice_params(catalog[uid], flite=flite)
-        engine: TTSEngine = FliteEngine() if voice.flite_voice else EspeakEngine()
-        refs = [normalise(text) for text in SENTENCES]
-        hyps = []
-        for text in SENTENCES:
-            synthesis = engine.synthesize(text, voice)
-            words = recognise(decoder, synthesis.pcm, synthesis.sample_rate)
-            hyps.append(" ".join(word.word for word in words))
-        print(f"{name:7s} {engine.name:6s} {voice.espeak_voice:16s} WER {jiwer.wer(refs, hyps):.3f}")
-        references += refs
-        hypotheses += hyps
-    overall = float(jiwer.wer(references, hypotheses))
-    print(f"overall WER {overall:.3f}")
-    return overall
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(900)  # 144 full-utterance decodes: about 1-2 min idle, several on a busy 2-core box
-def test_round_trip_flagship_english(decoder: Decoder) -> None:
-    assert len(SENTENCES) >= 20
-    if flite_available():
-        assert round_trip_wer(decoder, flite=True) <= 0.15
-    else:
-        # espeak alone is much harder for pocketsphinx (engines.md 2.3: 25 % at best, British worse).
-        assert round_trip_wer(decoder, flite=False) <= 0.6

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+import lameenc
 import numpy as np
 import sphn
 from numpy.typing import NDArray
@@ -13,12 +15,15 @@ from . import g711
 from ._resample import EMPTY_INT16, StreamResampler
 from .convert import int16_to_float
 from .errors import UnknownFormatError
-from .wav import wav_header
+from .wav import HEADER_SIZE, UNKNOWN_SIZE, wav_header
 
 CHUNK_MS = 80  # the protocol's chunk duration (3840 samples = 7680 bytes for 48 kHz pcm)
 OPUS_FRAME = 960  # 20 ms at 48 kHz, the frame size sphn's Opus writer encodes
 
-Codec = Literal["pcm", "wav", "ulaw", "alaw", "opus"]
+# "pcm" is int16; "f32" is float32 samples. The "wav_*" codecs wrap those sample codecs in a WAV header.
+Codec = Literal[
+    "pcm", "wav", "ulaw", "alaw", "opus", "f32", "wav_f32", "wav_ulaw", "wav_alaw", "mp3"
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class OutputFormat:
     sample_rate: int
     content_type: str
     codec: Codec
+    bit_rate: int | None = None  # mp3 only, in bits per second
 
     @property
     def chunk_samples(self) -> int:
@@ -67,6 +73,8 @@ class _RawPacker:
             return g711.ulaw_encode(samples)
         if self._codec == "alaw":
             return g711.alaw_encode(samples)
+        if self._codec == "f32":
+            return int16_to_float(samples).astype("<f4").tobytes()
         return samples.astype("<i2").tobytes()
 
     def finish(self, samples: NDArray[np.int16]) -> bytes:
@@ -108,6 +116,10 @@ def _packer(fmt: OutputFormat) -> _Packer:
         return _WavPacker(fmt.sample_rate)
     if fmt.codec == "opus":
         return _OpusPacker(fmt.sample_rate)
+    if fmt.codec in _WAV_SAMPLE_CODECS:
+        return _TypedWavPacker(fmt.sample_rate, _WAV_SAMPLE_CODECS[fmt.codec])
+    if fmt.codec == "mp3":
+        return _Mp3Packer(fmt.sample_rate, fmt.bit_rate or DEFAULT_MP3_BIT_RATE)
     return _RawPacker(fmt.codec)
 
 
@@ -188,3 +200,168 @@ def encode_complete(pcm: NDArray[np.int16], sample_rate: int, fmt: str) -> bytes
     raw = AudioEncoder(_pcm("pcm", encoder.sample_rate))
     body = b"".join(raw.encode(pcm, sample_rate) + raw.finish())
     return wav_header(encoder.sample_rate, len(body)) + body
+
+
+# Raw encodings, WAV and MP3 at any common rate (the Cartesia API's output_format) -----------------
+
+RAW_ENCODINGS: dict[str, Codec] = {
+    "pcm_s16le": "pcm",
+    "pcm_f32le": "f32",
+    "pcm_mulaw": "ulaw",
+    "pcm_alaw": "alaw",
+}
+CONTAINERS = ("raw", "wav", "mp3")
+ENCODER_SAMPLE_RATES = (8_000, 16_000, 22_050, 24_000, 44_100, 48_000)
+MP3_BIT_RATES = (32_000, 64_000, 96_000, 128_000, 192_000)
+DEFAULT_MP3_BIT_RATE = 128_000
+
+_WAV_SAMPLE_CODECS: dict[str, Codec] = {"wav_f32": "f32", "wav_ulaw": "ulaw", "wav_alaw": "alaw"}
+_WAV_CODEC_FOR: dict[Codec, Codec] = {"pcm": "wav", "f32": "wav_f32", "ulaw": "wav_ulaw", "alaw": "wav_alaw"}
+# WAV fmt tag and bits per sample of each sample codec.
+_WAV_LAYOUT: dict[Codec, tuple[int, int]] = {"pcm": (1, 16), "f32": (3, 32), "ulaw": (7, 8), "alaw": (6, 8)}
+_CONTENT_TYPES = {"raw": "application/octet-stream", "wav": "audio/wav", "mp3": "audio/mpeg"}
+
+
+def typed_wav_header(codec: Codec, sample_rate: int, data_bytes: int | None = None) -> bytes:
+    """A mono WAV header for int16, float32 or G.711 samples (``data_bytes=None``: streaming sizes).
+
+    int16 keeps the classic 44-byte header. The other formats are "non-PCM" WAV, whose fmt chunk
+    must carry cbSize and which needs a fact chunk: decoders such as symphonia reject G.711 without.
+    """
+    if codec == "pcm":
+        return wav_header(sample_rate, data_bytes)
+    tag, bits = _WAV_LAYOUT[codec]
+    block = bits // 8
+    data_size = UNKNOWN_SIZE if data_bytes is None else data_bytes
+    frames = UNKNOWN_SIZE if data_bytes is None else data_bytes // block
+    riff_size = UNKNOWN_SIZE if data_bytes is None else 50 + data_bytes
+    return struct.pack(
+        "<4sI4s4sIHHIIHHH4sII4sI",
+        b"RIFF", riff_size, b"WAVE",
+        b"fmt ", 18, tag, 1, sample_rate, sample_rate * block, block, bits, 0,
+        b"fact", 4, frames,
+        b"data", data_size,
+    )  # fmt: skip
+
+
+def wav_with_sizes(wav: bytes) -> bytes:
+    """Patch the real sizes into a streamed WAV (from these encoders) that is now complete."""
+    if len(wav) < HEADER_SIZE or wav[:4] != b"RIFF":
+        return wav
+    out = bytearray(wav)
+    struct.pack_into("<I", out, 4, len(wav) - 8)
+    pos, block, fact = 12, 1, None
+    while pos + 8 <= len(out):
+        chunk, size = bytes(out[pos : pos + 4]), struct.unpack_from("<I", out, pos + 4)[0]
+        if chunk == b"fmt ":
+            block = max(1, struct.unpack_from("<H", out, pos + 20)[0])
+        elif chunk == b"data":
+            body = len(out) - pos - 8
+            struct.pack_into("<I", out, pos + 4, body)
+            if fact is not None:
+                struct.pack_into("<I", out, fact, body // block)
+            return bytes(out)
+        elif chunk == b"fact":
+            fact = pos + 8
+        pos += 8 + size + (size & 1)
+    return wav
+
+
+class _TypedWavPacker:
+    """Streaming WAV of float32 or G.711 samples (placeholder sizes, as ``_WavPacker``)."""
+
+    def __init__(self, sample_rate: int, codec: Codec) -> None:
+        self._header: bytes | None = typed_wav_header(codec, sample_rate)
+        self._raw = _RawPacker(codec)
+
+    def pack(self, samples: NDArray[np.int16]) -> bytes:
+        header, self._header = self._header or b"", None
+        return header + self._raw.pack(samples)
+
+    def finish(self, samples: NDArray[np.int16]) -> bytes:
+        return self.pack(samples)
+
+
+class _Mp3Packer:
+    """MP3 through LAME; its frames lag the input, so early chunks may be empty until finish()."""
+
+    def __init__(self, sample_rate: int, bit_rate: int) -> None:
+        self._lame = lameenc.Encoder()
+        self._lame.set_channels(1)
+        self._lame.set_in_sample_rate(sample_rate)
+        self._lame.set_out_sample_rate(sample_rate)
+        self._lame.set_bit_rate(bit_rate // 1000)
+        self._lame.set_quality(5)  # LAME's speed/quality midpoint: far faster than real time
+
+    def pack(self, samples: NDArray[np.int16]) -> bytes:
+        return bytes(self._lame.encode(samples.astype("<i2").tobytes()))
+
+    def finish(self, samples: NDArray[np.int16]) -> bytes:
+        return self.pack(samples) + bytes(self._lame.flush())
+
+
+class ShapedEncoder(AudioEncoder):
+    """An encoder with a volume gain and an optional cap on the output duration.
+
+    The cap truncates (it never time-stretches), as the Cartesia ``duration`` field documents;
+    ``capped`` tells the caller that further synthesis would be thrown away.
+    """
+
+    def __init__(self, fmt: OutputFormat, gain: float = 1.0, max_seconds: float | None = None) -> None:
+        super().__init__(fmt)
+        self.gain = gain
+        self._budget = None if max_seconds is None else max(0, round(max_seconds * fmt.sample_rate))
+
+    @property
+    def capped(self) -> bool:
+        return self._budget is not None and self._budget <= 0
+
+    def encode(self, pcm: NDArray[np.int16], sample_rate: int) -> list[bytes]:
+        if self.gain != 1.0:
+            scaled = np.rint(np.asarray(pcm, dtype=np.float32) * np.float32(self.gain))
+            pcm = np.clip(scaled, -32768, 32767).astype(np.int16)
+        return super().encode(pcm, sample_rate)
+
+    def _chunks(self, samples: NDArray[np.int16]) -> list[bytes]:
+        if self._budget is not None:
+            samples = samples[: self._budget]
+            self._budget -= samples.size
+        return super()._chunks(samples)
+
+
+def output_format_for(
+    container: str, encoding: str | None, sample_rate: int, bit_rate: int | None = None
+) -> OutputFormat:
+    """Validate a (container, encoding, rate, bit rate) choice; UnknownFormatError names the problem."""
+    if container not in CONTAINERS:
+        raise UnknownFormatError(str(container), "output container", list(CONTAINERS))
+    if sample_rate not in ENCODER_SAMPLE_RATES:
+        raise UnknownFormatError(
+            str(sample_rate), "output sample rate", [str(r) for r in ENCODER_SAMPLE_RATES]
+        )
+    if container == "mp3":
+        rate = bit_rate or DEFAULT_MP3_BIT_RATE
+        if rate not in MP3_BIT_RATES:
+            raise UnknownFormatError(str(bit_rate), "mp3 bit rate", [str(r) for r in MP3_BIT_RATES])
+        return OutputFormat(f"mp3_{sample_rate}_{rate}", sample_rate, _CONTENT_TYPES["mp3"], "mp3", rate)
+    codec = RAW_ENCODINGS.get(str(encoding))
+    if codec is None:
+        raise UnknownFormatError(str(encoding), "output encoding", list(RAW_ENCODINGS))
+    if container == "wav":
+        codec = _WAV_CODEC_FOR[codec]
+    return OutputFormat(
+        f"{container}_{encoding}_{sample_rate}", sample_rate, _CONTENT_TYPES[container], codec
+    )
+
+
+def open_encoder_for(
+    container: str,
+    encoding: str | None,
+    sample_rate: int,
+    bit_rate: int | None = None,
+    *,
+    gain: float = 1.0,
+    max_seconds: float | None = None,
+) -> ShapedEncoder:
+    """A fresh encoder for raw/wav/mp3 output in any raw encoding at any rate of ENCODER_SAMPLE_RATES."""
+    return ShapedEncoder(output_format_for(container, encoding, sample_rate, bit_rate), gain, max_seconds)

@@ -8,7 +8,7 @@ import click
 
 # Each module defines ``register(group)`` and adds its commands; a module that is missing (during
 # development) is skipped so that the rest of the CLI keeps working.
-_COMMAND_MODULES = ("serve", "admin", "client_commands")
+_COMMAND_MODULES = ("serve", "admin", "client_commands", "bench")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gradium.server.protocols.cartesia.router import cartesia_router
+from gradium.server.protocols.cartesia.slashes import CollapseSlashes
 from gradium.server.protocols.gradium.asr_ws import asr_factory
 from gradium.server.protocols.gradium.connection import GradiumConnection
 from gradium.server.protocols.gradium.http_routes import router as gradium_http
@@ -76,5 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(gradium_http, prefix="/api")
     app.include_router(_gradium_websockets(runtime), prefix="/api")
+    # The Cartesia API lives at the root: the SDK's base_url is the server's root URL.
+    app.include_router(cartesia_router(runtime))
+    app.add_middleware(CollapseSlashes)
     _install_error_handlers(app)
     return app

@@ -1,0 +1,247 @@
+"""``POST /stt`` (batch transcription) and ``WS /stt/websocket``, over the shared STT pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.datastructures import UploadFile
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from gradium.audio.errors import AudioFormatError
+from gradium.server.billing import RequestMeter
+from gradium.server.errors import ProtocolError
+from gradium.server.runtime import Runtime
+from gradium.speech.stt_pipeline import Step, Word
+from gradium.workers.stt_pool import Finished, Flushed, StreamError, SttStreamHandle, validate_stt_config
+
+from .auth import Principal, requires
+from .stt_audio import RawStream, check_raw_format, file_to_wav
+
+router = APIRouter()
+BATCH_CREDITS_PER_SECOND = 0.5  # Cartesia's price: 1 credit per 2 s of audio
+FEED_BYTES = 256 * 1024  # slices handed to the pool, so one upload never makes one huge pipe message
+
+
+class SttBilling:
+    """Charges whole credits as audio is recognised; the final partial credit is rounded up."""
+
+    def __init__(self, meter: RequestMeter, credits_per_second: float, max_seconds: float) -> None:
+        self.meter = meter
+        self.rate = credits_per_second
+        self.max_seconds = max_seconds
+
+    async def until(self, seconds: float, *, final: bool = False) -> None:
+        if seconds > self.max_seconds:
+            raise ProtocolError(f"audio exceeds the limit of {self.max_seconds:g} s per request")
+        self.meter.audio_seconds = max(self.meter.audio_seconds, seconds)
+        due = self.rate * self.meter.audio_seconds
+        owed = math.ceil(due - 1e-9) if final else math.floor(due)
+        await self.meter.charge(owed - self.meter.credits)
+
+
+def _language(raw: str | None) -> str:
+    language = (raw or "en").strip().lower()
+    try:
+        validate_stt_config(language, 10, 0.0)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (this server recognises English only)") from None
+    return language
+
+
+def _word_json(word: Word) -> dict[str, Any]:
+    return {"word": word.text, "start": round(word.start_s, 3), "end": round(word.stop_s, 3)}
+
+
+# -- batch ------------------------------------------------------------------------------------------
+
+
+async def _transcribe(handle: SttStreamHandle, wav: bytes, billing: SttBilling) -> list[Word]:
+    for start in range(0, len(wav), FEED_BYTES):
+        await handle.feed(wav[start : start + FEED_BYTES])
+    await handle.finish()
+    words: list[Word] = []
+    async for event in handle:
+        if isinstance(event, Step):
+            await billing.until(event.total_duration_s)
+        elif isinstance(event, Word):
+            words.append(event)
+        elif isinstance(event, StreamError):
+            raise AudioFormatError(event.message)
+        elif isinstance(event, Finished):
+            await billing.until(billing.meter.audio_seconds, final=True)
+    return words
+
+
+@router.post("/stt")
+async def transcribe(
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("stt"))],
+    encoding: str | None = None,
+    sample_rate: int | None = None,
+) -> dict[str, Any]:
+    runtime: Runtime = request.app.state.runtime
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise HTTPException(400, "the audio file is missing: send it as the multipart part 'file'")
+    granularities = [str(g) for g in form.getlist("timestamp_granularities[]")]
+    try:
+        language = _language(str(form.get("language") or "en"))
+        wav = await asyncio.to_thread(file_to_wav, await upload.read(), encoding, sample_rate)
+    except ValueError as exc:  # AudioFormatError is a ValueError too
+        raise HTTPException(400, str(exc)) from None
+    meter = RequestMeter(runtime.store, principal.org_id, "stt")
+    billing = SttBilling(
+        meter, BATCH_CREDITS_PER_SECOND, runtime.settings.limits.max_audio_seconds_per_request
+    )
+    handle = runtime.stt_pool.open_stream("wav", language)
+    try:
+        words = await _transcribe(handle, wav, billing)
+    except ProtocolError as exc:
+        raise HTTPException(402 if "credits" in exc.message else 400, exc.message) from None
+    except AudioFormatError as exc:
+        raise HTTPException(400, str(exc)) from None
+    finally:
+        await handle.close()
+        await meter.record()
+    result: dict[str, Any] = {
+        "type": "transcript",
+        "request_id": str(uuid.uuid4()),
+        "text": " ".join(w.text for w in words),
+        "language": language,
+        "duration": round(meter.audio_seconds, 3),
+        "is_final": True,
+    }
+    if "word" in granularities:
+        result["words"] = [_word_json(w) for w in words]
+    return result
+
+
+# -- streaming --------------------------------------------------------------------------------------
+
+
+class SttSocket:
+    """One streaming session: binary audio, ``finalize`` and ``done`` in; transcripts out."""
+
+    def __init__(self, websocket: WebSocket, runtime: Runtime, principal: Principal) -> None:
+        self.ws = websocket
+        self.runtime = runtime
+        self.request_id = str(uuid.uuid4())
+        self.meter = RequestMeter(runtime.store, principal.org_id, "stt")
+        limits, pricing = runtime.settings.limits, runtime.settings.pricing
+        self.billing = SttBilling(
+            self.meter, pricing.stt_credits_per_second, limits.max_audio_seconds_per_request
+        )
+        self.language = "en"
+        self.flushes = 0
+
+    async def serve(self) -> None:
+        await self.ws.accept()
+        try:
+            raw = self._open()
+        except ValueError as exc:
+            await self._send({"type": "error", "message": str(exc)})
+            await self.ws.close(code=1008)
+            return
+        handle = self.runtime.stt_pool.open_stream("wav", self.language)
+        relay = asyncio.create_task(self._relay(handle))
+        try:
+            await handle.feed(raw.header())
+            await self._read(handle, raw, relay)
+            await relay
+        except (WebSocketDisconnect, asyncio.CancelledError):
+            pass
+        finally:
+            relay.cancel()
+            with contextlib.suppress(BaseException):
+                await relay
+            await handle.close()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.meter.record())
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await self.ws.close()
+
+    def _open(self) -> RawStream:
+        query = self.ws.query_params
+        self.language = _language(query.get("language"))
+        encoding, rate = check_raw_format(query.get("encoding"), query.get("sample_rate"))
+        return RawStream(encoding, rate)
+
+    async def _read(self, handle: SttStreamHandle, raw: RawStream, relay: asyncio.Task[None]) -> None:
+        idle = self.runtime.settings.limits.idle_timeout_s
+        while not relay.done():
+            receive = asyncio.ensure_future(self.ws.receive())
+            finished, _ = await asyncio.wait(
+                {receive, relay}, timeout=idle, return_when=asyncio.FIRST_COMPLETED
+            )
+            if receive not in finished:
+                receive.cancel()
+                if not relay.done():
+                    await self._send({"type": "error", "message": f"idle timeout: no audio for {idle:g} s"})
+                return
+            frame = receive.result()
+            if frame["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(frame.get("code", 1000))
+            if frame.get("bytes") is not None:
+                await handle.feed(await raw.convert(frame["bytes"]))
+            elif await self._command(handle, str(frame.get("text", "")).strip()):
+                return
+
+    async def _command(self, handle: SttStreamHandle, command: str) -> bool:
+        """Handle a text command; True once ``done`` ended the input."""
+        if command == "finalize":
+            await handle.flush(self.flushes)
+            self.flushes += 1
+            return False
+        if command == "done":
+            await handle.finish()
+            return True
+        await self._send(
+            {"type": "error", "message": f"unknown command {command!r}: send 'finalize' or 'done'"}
+        )
+        return False
+
+    async def _relay(self, handle: SttStreamHandle) -> None:
+        try:
+            while batch := await handle.next_events():
+                words = [e for e in batch if isinstance(e, Word)]
+                for event in batch:
+                    if isinstance(event, Step):
+                        await self.billing.until(event.total_duration_s)
+                if words:
+                    await self._transcript(words)
+                for event in batch:
+                    if isinstance(event, Flushed):
+                        await self._send({"type": "flush_done"})
+                    elif isinstance(event, StreamError):
+                        raise ProtocolError(event.message)
+                    elif isinstance(event, Finished):
+                        await self.billing.until(self.meter.audio_seconds, final=True)
+                        await self._send({"type": "done"})
+                        return
+        except ProtocolError as exc:
+            await self._send({"type": "error", "message": exc.message})
+
+    async def _transcript(self, words: list[Word]) -> None:
+        await self._send(
+            {
+                "type": "transcript",
+                "text": " ".join(w.text for w in words),
+                "is_final": True,
+                "duration": round(self.meter.audio_seconds, 3),
+                "language": self.language,
+                "words": [_word_json(w) for w in words],
+            }
+        )
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.send_text(json.dumps({**message, "request_id": self.request_id}))

@@ -1,0 +1,152 @@
+"""``POST /tts/bytes`` (audio bytes, streamed) and ``POST /tts/sse`` (Server-Sent Events)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi.responses import Response, StreamingResponse
+
+from gradium.audio.output import wav_with_sizes
+from gradium.server.billing import RequestMeter
+from gradium.server.errors import ProtocolError
+from gradium.server.runtime import Runtime
+from gradium.text.tags import TagError
+
+from .auth import Principal, requires
+from .tts_core import (
+    CartesiaTts,
+    TimedAudio,
+    TtsRequestError,
+    base_message,
+    parse_tts_request,
+    piece_messages,
+)
+
+router = APIRouter()
+TtsCaller = Annotated[Principal, Depends(requires("tts"))]
+JsonBody = Annotated[dict[str, Any], Body()]
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def http_error(exc: Exception) -> HTTPException:
+    """The HTTP status for a failure before any byte of the response was sent."""
+    if isinstance(exc, TtsRequestError):
+        return HTTPException(exc.status, exc.message)
+    if isinstance(exc, ProtocolError):
+        return HTTPException(402 if exc.message.startswith("insufficient credits") else 400, exc.message)
+    return HTTPException(400, str(exc))
+
+
+def start_generation(
+    runtime: Runtime, body: dict[str, Any], principal: Principal, service: str
+) -> CartesiaTts:
+    """Validate, open and feed a one-shot generation (the whole transcript at once)."""
+    transcript = body.get("transcript")
+    if not isinstance(transcript, str):
+        raise HTTPException(400, "transcript must be a string")
+    limit = runtime.settings.limits.max_http_tts_chars
+    if len(transcript) > limit:
+        raise HTTPException(400, f"transcript is longer than {limit} characters; use the TTS WebSocket")
+    meter = RequestMeter(runtime.store, principal.org_id, service)
+    try:
+        tts = CartesiaTts(runtime, parse_tts_request(body, flite=runtime.flite_enabled), meter, limit)
+        tts.push(transcript)
+        tts.end()
+    except (TtsRequestError, TagError, ValueError) as exc:
+        raise http_error(exc) from None
+    return tts
+
+
+async def primed(tts: CartesiaTts) -> tuple[list[TimedAudio], AsyncIterator[TimedAudio]]:
+    """Run up to the first piece before answering, so that early failures (credits) get a status."""
+    pieces = tts.pieces()
+    try:
+        first = [await anext(pieces)]
+    except StopAsyncIteration:
+        first = []
+    except (ProtocolError, TagError) as exc:
+        await tts.record_usage()
+        raise http_error(exc) from None
+    return first, pieces
+
+
+async def _audio(
+    tts: CartesiaTts, first: list[TimedAudio], rest: AsyncIterator[TimedAudio]
+) -> AsyncIterator[bytes]:
+    try:
+        for piece in first:
+            for chunk in piece.chunks:
+                if chunk:
+                    yield chunk
+        async for piece in rest:
+            for chunk in piece.chunks:
+                if chunk:
+                    yield chunk
+    finally:
+        with contextlib.suppress(Exception):
+            await tts.record_usage()
+
+
+async def audio_response(tts: CartesiaTts) -> Response:
+    """The generation's audio: streamed, except WAV, which is sent whole with its real sizes."""
+    first, rest = await primed(tts)
+    content_type = tts.encoder.format.content_type
+    if tts.spec.container == "wav":
+        # A complete WAV with its real sizes: pydub and `wave` users get a normal file.
+        audio = b"".join([chunk async for chunk in _audio(tts, first, rest)])
+        return Response(wav_with_sizes(audio), media_type=content_type)
+    return StreamingResponse(_audio(tts, first, rest), media_type=content_type)
+
+
+@router.post("/tts/bytes")
+async def tts_bytes(body: JsonBody, principal: TtsCaller, request: Request) -> Response:
+    return await audio_response(start_generation(runtime_of(request), body, principal, "tts"))
+
+
+def sse_event(message: dict[str, Any]) -> bytes:
+    return f"event: {message['type']}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n".encode()
+
+
+async def _events(
+    tts: CartesiaTts, body: dict[str, Any], first: list[TimedAudio], rest: AsyncIterator[TimedAudio]
+) -> AsyncIterator[bytes]:
+    context_id = str(body.get("context_id") or uuid.uuid4())
+    words, phonemes = bool(body.get("add_timestamps")), bool(body.get("add_phoneme_timestamps"))
+    try:
+        for piece in first:
+            for message in piece_messages(piece, context_id, words=words, phonemes=phonemes):
+                yield sse_event(message)
+        async for piece in rest:
+            for message in piece_messages(piece, context_id, words=words, phonemes=phonemes):
+                yield sse_event(message)
+        yield sse_event(base_message("done", context_id, done=True))
+    except (ProtocolError, TagError) as exc:
+        # Too late for a status code: the error travels as the stream's last event.
+        error = base_message("error", context_id, done=True)
+        yield sse_event({**error, "status_code": 402 if "credits" in str(exc) else 400, "error": str(exc)})
+    finally:
+        with contextlib.suppress(Exception):
+            await tts.record_usage()
+
+
+@router.post("/tts/sse")
+async def tts_sse(body: JsonBody, principal: TtsCaller, request: Request) -> StreamingResponse:
+    output_format = body.get("output_format")
+    if isinstance(output_format, dict) and output_format.get("container", "raw") != "raw":
+        raise HTTPException(400, 'tts/sse streams raw audio only: use output_format.container "raw"')
+    tts = start_generation(runtime_of(request), body, principal, "tts")
+    first, rest = await primed(tts)
+    return StreamingResponse(
+        _events(tts, body, first, rest),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,196 @@
+"""``WS /tts/websocket``: many contexts on one socket, continuations, flushes and cancels.
+
+Each context is one ``CartesiaTts`` and one runner task; every frame leaves through a single
+writer so frames of interleaved contexts never mix. Flush ids are 0-based segment indices carried
+by every chunk and timestamps message (``done`` carries none): the async SDK files a message under
+queue ``flush_id`` and opens queue k+1 as soon as it *sends* flush k, so this routes audio that
+was already in flight to the right generator (see the protocol sheet §7.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from gradium.server.billing import RequestMeter
+from gradium.server.errors import ProtocolError
+from gradium.server.runtime import Runtime
+from gradium.text.tags import TagError
+
+from .auth import Principal
+from .tts_core import CartesiaTts, TtsRequestError, base_message, parse_tts_request, piece_messages
+
+log = logging.getLogger("gradium.cartesia.tts_ws")
+Message = dict[str, Any]
+
+
+@dataclass
+class _Context:
+    context_id: str
+    tts: CartesiaTts
+    words: bool
+    phonemes: bool
+    segment: int = 0  # index of the flush segment now being produced
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class TtsSocket:
+    def __init__(self, websocket: WebSocket, runtime: Runtime, principal: Principal) -> None:
+        self.ws = websocket
+        self.runtime = runtime
+        self.principal = principal
+        self.contexts: dict[str, _Context] = {}
+        self.outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+
+    async def serve(self) -> None:
+        await self.ws.accept()
+        writer = asyncio.create_task(self._write_loop())
+        try:
+            while True:
+                await self._handle(await self.ws.receive_text())
+        except WebSocketDisconnect:
+            pass  # the client closed: its contexts are cancelled below
+        except Exception:
+            log.exception("internal error on the Cartesia TTS WebSocket")
+        finally:
+            for context in list(self.contexts.values()):
+                await self._cancel(context)
+            await self.outbox.put(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer, timeout=10)
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await self.ws.close()
+
+    # -- input -------------------------------------------------------------------------------------
+    async def _handle(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError as exc:
+            await self._error("", f"invalid JSON: {exc.msg}")
+            return
+        if not isinstance(message, dict):
+            await self._error("", "each message must be a JSON object")
+            return
+        context_id = str(message.get("context_id") or uuid.uuid4())
+        if message.get("cancel") is True:
+            context = self.contexts.get(context_id)
+            if context is not None:
+                await self._cancel(context)
+            return
+        transcript = message.get("transcript", "")
+        if not isinstance(transcript, str):
+            await self._error(context_id, "transcript must be a string")
+            return
+        context = self.contexts.get(context_id)
+        if context is None and transcript == "":
+            await self._control_without_context(context_id, message)
+            return
+        if context is None:
+            context = await self._open(context_id, message)
+            if context is None:
+                return
+        await self._feed(context, message, transcript)
+
+    async def _control_without_context(self, context_id: str, message: Message) -> None:
+        """A flush or end for a context that has nothing pending (never started, or finished)."""
+        if message.get("flush") is True:
+            await self.outbox.put(
+                {**base_message("flush_done", context_id), "flush_id": 0, "flush_done": True}
+            )
+        elif message.get("continue") is not True:
+            await self.outbox.put(base_message("done", context_id, done=True))
+
+    async def _open(self, context_id: str, message: Message) -> _Context | None:
+        if len(self.contexts) >= self.runtime.settings.limits.max_requests_per_socket:
+            await self._error(context_id, "too many active contexts on this socket")
+            return None
+        meter = RequestMeter(self.runtime.store, self.principal.org_id, "tts")
+        try:
+            spec = parse_tts_request(message, flite=self.runtime.flite_enabled)
+        except TtsRequestError as exc:
+            await self._error(context_id, exc.message, exc.status)
+            return None
+        if spec.container != "raw":
+            await self._error(
+                context_id, 'the WebSocket streams raw audio only: use output_format.container "raw"'
+            )
+            return None
+        limit = self.runtime.settings.limits.max_text_chars_per_request
+        context = _Context(
+            context_id,
+            CartesiaTts(self.runtime, spec, meter, limit),
+            words=bool(message.get("add_timestamps")),
+            phonemes=bool(message.get("add_phoneme_timestamps")),
+        )
+        self.contexts[context_id] = context
+        context.task = asyncio.create_task(self._run(context))
+        return context
+
+    async def _feed(self, context: _Context, message: Message, transcript: str) -> None:
+        if context.tts.ended:
+            await self._error(context.context_id, "this context already received its final input")
+            return
+        try:
+            if transcript:
+                context.tts.push(transcript)
+            if message.get("flush") is True:
+                context.tts.flush()
+            if message.get("continue") is not True:
+                context.tts.end()
+        except (TagError, ValueError) as exc:
+            await self._cancel(context)
+            await self._error(context.context_id, str(exc))
+
+    # -- output ------------------------------------------------------------------------------------
+    async def _run(self, context: _Context) -> None:
+        cid = context.context_id
+        try:
+            async for piece in context.tts.pieces():
+                for message in piece_messages(piece, cid, words=context.words, phonemes=context.phonemes):
+                    await self.outbox.put({**message, "flush_id": context.segment})
+                if piece.flush:
+                    done = {
+                        **base_message("flush_done", cid),
+                        "flush_id": context.segment,
+                        "flush_done": True,
+                    }
+                    await self.outbox.put(done)
+                    context.segment += 1
+            await self.outbox.put(base_message("done", cid, done=True))
+        except ProtocolError as exc:
+            await self._error(cid, exc.message, 402 if "credits" in exc.message else 400)
+        except (TagError, ValueError) as exc:
+            await self._error(cid, str(exc))
+        finally:
+            if self.contexts.get(cid) is context:
+                del self.contexts[cid]
+            with contextlib.suppress(Exception):
+                await asyncio.shield(context.tts.record_usage())
+
+    async def _cancel(self, context: _Context) -> None:
+        self.contexts.pop(context.context_id, None)
+        task = context.task
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _error(self, context_id: str, text: str, status: int = 400) -> None:
+        await self.outbox.put(
+            {**base_message("error", context_id, done=True), "status_code": status, "error": text}
+        )
+
+    async def _write_loop(self) -> None:
+        while (message := await self.outbox.get()) is not None:
+            if self.ws.application_state != WebSocketState.CONNECTED:
+                continue
+            with contextlib.suppress(Exception):
+                await self.ws.send_text(json.dumps(message, separators=(",", ":")))

@@ -1,0 +1,120 @@
+"""Cartesia voice specifiers -> engine ``VoiceParams``: voices by id, embeddings and languages.
+
+Cartesia voices are 192-float embeddings. Ours are catalog voices mapped to engine parameters, so
+an embedding here is a small, documented coordinate system over those parameters:
+
+    [0] gender (+1 feminine, -1 masculine)   [1] pitch   [2] speaking rate   [3] pitch range
+
+each scaled to about -1..1, followed by 188 per-voice constants that only make ids distinguishable.
+``voices.mix`` averages embeddings, ``voices.create`` stores one, and a ``{"mode": "embedding"}``
+voice renders through ``params_from_embedding``: mixing a low male and a high female voice
+really yields a voice in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import replace
+from typing import Any
+
+from gradium.catalog import CatalogVoice, load_catalog, voice_params
+from gradium.engines.base import VoiceParams
+
+EMBEDDING_SIZE = 192
+# Cartesia TTS languages -> espeak-ng voice file ids (Mandarin is "cmn" in espeak-ng).
+ESPEAK_LANGUAGES = {
+    "en": "en-us", "fr": "fr", "de": "de", "es": "es", "pt": "pt-br", "zh": "cmn", "ja": "ja",
+    "hi": "hi", "it": "it", "ko": "ko", "nl": "nl", "pl": "pl", "ru": "ru", "sv": "sv", "tr": "tr",
+}  # fmt: skip
+_RATE_CENTER, _RATE_SPAN = 175.0, 100.0
+
+
+class VoiceSpecError(ValueError):
+    """A voice specifier that cannot be used; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def check_language(language: Any) -> str | None:
+    if language is None:
+        return None
+    if not isinstance(language, str) or language.lower() not in ESPEAK_LANGUAGES:
+        raise VoiceSpecError(f"unsupported language {language!r}; use one of {', '.join(ESPEAK_LANGUAGES)}")
+    return language.lower()
+
+
+def catalog_embedding(voice: CatalogVoice) -> list[float]:
+    """The embedding of a catalog voice: its rendering parameters plus per-voice constants."""
+    params = voice_params(voice, flite=False)
+    gender = {"Feminine": 1.0, "Masculine": -1.0}.get(voice.gender, 0.0)
+    head = [
+        gender,
+        (params.pitch - 50) / 50,
+        (params.rate_wpm - _RATE_CENTER) / _RATE_SPAN,
+        (params.pitch_range - 50) / 50,
+    ]
+    digest = hashlib.sha256(voice.uid.encode()).digest() * 6  # 192 bytes of stable noise
+    tail = [(digest[i] - 127.5) / 1275 for i in range(EMBEDDING_SIZE - len(head))]
+    return [round(v, 4) for v in head + tail]
+
+
+def check_embedding(raw: Any) -> list[float]:
+    if not isinstance(raw, list) or not raw or len(raw) > 4096:
+        raise VoiceSpecError("embedding must be a non-empty list of numbers")
+    values: list[float] = []
+    for value in raw:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise VoiceSpecError("embedding must contain only finite numbers")
+        values.append(float(value))
+    return values
+
+
+def _clamp(value: float, low: int, high: int) -> int:
+    return max(low, min(high, round(value)))
+
+
+def params_from_embedding(embedding: list[float], language: str, *, flite: bool) -> VoiceParams:
+    head = (embedding + [0.0] * 4)[:4]
+    gender, pitch, rate, pitch_range = head
+    feminine = gender > 0.3
+    masculine = gender < -0.3
+    variant = "f2" if feminine else ("edward" if masculine else "klatt4")
+    use_flite = flite and language == "en" and (feminine or masculine)
+    return VoiceParams(
+        language=language,
+        espeak_voice=f"{ESPEAK_LANGUAGES[language]}+{variant}",
+        flite_voice=("slt" if feminine else "rms") if use_flite else None,
+        pitch=_clamp(50 + 50 * pitch, 0, 99),
+        pitch_range=_clamp(50 + 50 * pitch_range, 0, 99),
+        rate_wpm=_clamp(_RATE_CENTER + _RATE_SPAN * rate, 80, 450),
+    )
+
+
+def relocalize(params: VoiceParams, language: str) -> VoiceParams:
+    """The same voice speaking another language: keep pitch, pace and variant, swap the accent."""
+    if params.language == language:
+        return params
+    _, _, variant = params.espeak_voice.partition("+")
+    espeak = ESPEAK_LANGUAGES[language] + (f"+{variant}" if variant else "")
+    flite_voice = params.flite_voice if language == "en" else None
+    return replace(params, language=language, espeak_voice=espeak, flite_voice=flite_voice)
+
+
+def resolve_voice_spec(voice: Any, language: str | None, *, flite: bool) -> VoiceParams:
+    """``{"mode": "id", "id"}`` or ``{"mode": "embedding", "embedding"}`` -> engine parameters."""
+    if not isinstance(voice, dict):
+        raise VoiceSpecError('voice must be an object: {"mode": "id", "id": "..."}')
+    mode = voice.get("mode", "id" if "id" in voice else "embedding")
+    if mode == "id":
+        catalog_voice = load_catalog().get(str(voice.get("id")))
+        if catalog_voice is None:
+            raise VoiceSpecError(f"voice '{voice.get('id')}' not found: list voices with GET /voices/", 404)
+        params = voice_params(catalog_voice, flite=flite)
+        return relocalize(params, language) if language else params
+    if mode == "embedding":
+        return params_from_embedding(check_embedding(voice.get("embedding")), language or "en", flite=flite)
+    raise VoiceSpecError(f"unknown voice mode {mode!r}: use 'id' or 'embedding'")
