@@ -21,6 +21,9 @@ FLAGSHIP_ENGLISH = {
     "Eva": "ubuXFxVQwVYnZQhy",
     "Jack": "m86j6D7UZpGzHsNu",
 }
+# Whole sentences are committed from pocketsphinx's final pass rather than from partial hypotheses
+# (the steadiest setting, as a captioning user would choose).
+DELAY_IN_FRAMES = 48
 SENTENCES = (REPO / "tests" / "data" / "roundtrip_sentences.txt").read_text().splitlines()
 
 
@@ -32,7 +35,11 @@ async def speak_and_transcribe(server: LiveServer, voice_id: str, text: str) -> 
     )
     # Half a second of silence on each side, as a caller's audio would have.
     pcm = bytes(16000) + spoken.audio() + bytes(16000)
-    heard = await exchange(server, "speech/asr", audio_frames(pcm, chunk=2560, input_format="pcm_16000"))
+    heard = await exchange(
+        server,
+        "speech/asr",
+        audio_frames(pcm, chunk=2560, input_format="pcm_16000", json_config={"delay_in_frames": DELAY_IN_FRAMES}),
+    )
     return " ".join(m["text"] for m in heard.of_type("text"))
 
 

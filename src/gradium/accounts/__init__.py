@@ -5,10 +5,13 @@ from gradium.accounts.errors import (
     AmbiguousKey,
     InsufficientCredits,
     OrganisationExists,
+    UnknownDraft,
     UnknownKey,
     UnknownOrganisation,
+    UnknownVoice,
+    VoiceConflict,
 )
-from gradium.accounts.models import ApiKey, CreditBalance, Organisation
+from gradium.accounts.models import ApiKey, CreditBalance, CustomVoice, Organisation, VoiceDraft
 from gradium.accounts.store import AccountStore
 
 __all__ = [
@@ -17,9 +20,14 @@ __all__ = [
     "AmbiguousKey",
     "ApiKey",
     "CreditBalance",
+    "CustomVoice",
     "InsufficientCredits",
     "Organisation",
     "OrganisationExists",
+    "UnknownDraft",
     "UnknownKey",
     "UnknownOrganisation",
+    "UnknownVoice",
+    "VoiceConflict",
+    "VoiceDraft",
 ]

@@ -103,6 +103,20 @@ custom_voices = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow),
 )
 
+voice_drafts = sa.Table(
+    "voice_drafts",
+    metadata,
+    sa.Column("embedding_id", sa.String(64), primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("profile_json", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("promoted_uid", sa.String(64), nullable=True),
+)
+
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"

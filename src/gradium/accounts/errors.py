@@ -40,3 +40,15 @@ class AmbiguousKey(AccountError, ValueError):
 
 class OrganisationExists(AccountError, ValueError):
     """An organisation with that name already exists (names are unique)."""
+
+
+class UnknownVoice(_NotFound):
+    """No custom voice with that uid belongs to the organisation."""
+
+
+class UnknownDraft(_NotFound):
+    """No live (unexpired) voice-designer draft with that id belongs to the organisation."""
+
+
+class VoiceConflict(AccountError, ValueError):
+    """The voice quota is full, or a draft was already promoted."""

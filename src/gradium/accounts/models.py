@@ -80,3 +80,44 @@ class CreditBalance:
             "next_rollover_date": None,
             "plan_name": "self-hosted",
         }
+
+
+@dataclass(frozen=True)
+class CustomVoice:
+    """An organisation's own voice: cloned from a sample, or promoted from a designer draft."""
+
+    uid: str
+    org_id: int
+    name: str
+    description: str | None
+    language: str | None
+    start_s: float
+    filename: str  # the stored sample's file name under DATA_DIR/voices/<org_id>/; "" if none
+    profile: dict[str, Any] | None  # the voice profile (gradium.speech.voice_profile), JSON form
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class VoiceDraft:
+    """A voice-designer draft (``vox_emb_...``): usable for previews until it expires."""
+
+    embedding_id: str
+    org_id: int
+    prompt: str
+    language: str
+    profile: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    promoted_uid: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "embedding_id": self.embedding_id,
+            "ready": True,  # profiles are computed synchronously from the prompt
+            "expires_at": _iso(self.expires_at),
+            "created_at": _iso(self.created_at),
+            "prompt": self.prompt,
+            "language": self.language,
+            "voice_uid": self.promoted_uid,
+        }

@@ -34,9 +34,13 @@ from gradium.accounts.errors import (
     UnknownOrganisation,
 )
 from gradium.accounts.migrations import upgrade_engine
-from gradium.accounts.models import ApiKey, CreditBalance, Organisation
+from gradium.accounts.models import ApiKey, CreditBalance, CustomVoice, Organisation, VoiceDraft
+from gradium.accounts.voice_store import VoiceStoreMixin
 
-__all__ = ["DEFAULT_ORGANISATION", "AccountStore", "ApiKey", "CreditBalance", "Organisation"]
+__all__ = [
+    "DEFAULT_ORGANISATION", "AccountStore", "ApiKey", "CreditBalance", "CustomVoice", "Organisation",
+    "VoiceDraft",
+]
 
 DEFAULT_ORGANISATION = "default"
 BOOTSTRAP_KEY_NAME = "admin"
@@ -50,8 +54,12 @@ _KEY_COLUMNS = (
 )
 
 
-class AccountStore:
-    """Thread-safe access to one data directory's accounts database; call ``migrate()`` first."""
+class AccountStore(VoiceStoreMixin):
+    """Thread-safe access to one data directory's accounts database; call ``migrate()`` first.
+
+    Custom voices and designer drafts (``create_voice``, ``get_voice``, ...) come from
+    :class:`gradium.accounts.voice_store.VoiceStoreMixin`.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)

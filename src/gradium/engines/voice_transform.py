@@ -18,6 +18,7 @@ values above 1 exaggerate the difference, the way classifier-free guidance does 
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -26,25 +27,27 @@ from numpy.typing import NDArray
 
 from gradium.engines.base import Synthesis, TTSEngine, VoiceParams
 from gradium.speech.voice_profile import (
-    FRAME_PERIOD_MS,
     VoiceProfile,
     analyse_voice,
     band_centres_hz,
-    dithered,
-    pyworld,
+    pyworld_available,
     to_float,
     world_analysis,
+    world_synthesize,
 )
 
-WARP_LIMITS = (0.8, 1.25)  # beyond this WORLD output stops sounding like speech
+# Widest envelope warp ever applied; each base voice narrows it to where pocketsphinx still
+# understands it (flite slt warped up by 5 % lost a third of its words, rms up by 10 % nothing).
+WARP_LIMITS = (0.85, 1.15)
 EQ_LIMIT_DB = 12.0
 EQ_TOP_HZ = 7000.0  # references are often 16 kHz recordings: nothing reliable above ~7.5 kHz
 FIT_BAND_HZ = (150.0, 5000.0)  # where formants decide the warp fit
 SPREAD_SCALE_LIMITS = (0.5, 2.0)
-RATE_LIMITS = (0.6, 1.7)
-# Measured syllable rate grows slower than the engines' words-per-minute setting (x1.43 wpm gave
-# x1.25 syllables/s with flite rms): measured_ratio ~= wpm_ratio ** RATE_EXPONENT.
-RATE_EXPONENT = 0.6
+RATE_LIMITS = (0.55, 1.7)
+# Measured syllable rate grows slower than the engines' words-per-minute setting (flite rms: x1.43
+# wpm gave x1.25 syllables/s; espeak fr/en: 100 vs 175 wpm gave exponents of about 0.45-0.5):
+# measured_ratio ~= wpm_ratio ** RATE_EXPONENT.
+RATE_EXPONENT = 0.5
 MAX_STRENGTH = 1.5
 
 CALIBRATION_TEXT = {
@@ -119,17 +122,30 @@ def fit_warp(base: NDArray[np.float64], target: NDArray[np.float64]) -> float:
     region = (centres >= FIT_BAND_HZ[0]) & (centres <= FIT_BAND_HZ[1])
     best, best_error = 1.0, float("inf")
     for warp in np.exp(np.linspace(np.log(WARP_LIMITS[0]), np.log(WARP_LIMITS[1]), 41)):
-        warped = warp_bands(base, float(warp))[region]
-        wanted = target[region]
-        diff = (warped - warped.mean()) - (wanted - wanted.mean())
+        # Compare shapes without their overall tilt: tilt is the equaliser's job, and left in, it
+        # dragged the fit to the warp limits.
+        diff = _detrended(warp_bands(base, float(warp))[region]) - _detrended(target[region])
         error = float(np.mean(diff * diff))
         if error < best_error:
             best, best_error = float(warp), error
     return best
 
 
-def plan_transform(target: VoiceProfile, base: VoiceProfile, strength: float) -> TransformPlan:
+def _detrended(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    index = np.arange(len(values), dtype=np.float64)
+    slope, intercept = np.polyfit(index, values, 1)
+    return np.asarray(values - (slope * index + intercept), dtype=np.float64)
+
+
+def plan_transform(
+    target: VoiceProfile,
+    base: VoiceProfile,
+    strength: float,
+    warp_limits: tuple[float, float] = WARP_LIMITS,
+) -> TransformPlan:
+    """The moves for one request; ``warp_limits`` is the base voice's intelligibility-safe range."""
     strength = min(max(strength, 0.0), MAX_STRENGTH)
+    low, high = max(warp_limits[0], WARP_LIMITS[0]), min(warp_limits[1], WARP_LIMITS[1])
     shift = 12.0 * np.log2(target.f0_median_hz / base.f0_median_hz)
     spread_ratio = target.f0_spread_st / max(base.f0_spread_st, 0.3)
     spread = float(np.clip(1.0 + strength * (spread_ratio - 1.0), *SPREAD_SCALE_LIMITS))
@@ -138,7 +154,7 @@ def plan_transform(target: VoiceProfile, base: VoiceProfile, strength: float) ->
         warp = target.formant_scale
     elif target.envelope_db is not None and base.envelope_db is not None:
         warp = fit_warp(np.asarray(base.envelope_db), np.asarray(target.envelope_db))
-    warp = float(np.clip(warp**strength, *WARP_LIMITS))
+    warp = float(np.clip(warp**strength, low, high))
     if target.envelope_db is not None and base.envelope_db is not None and strength > 0:
         residual = np.asarray(target.envelope_db) - warp_bands(np.asarray(base.envelope_db), warp)
         residual = np.convolve(residual - residual.mean(), [0.25, 0.5, 0.25], mode="same")
@@ -150,8 +166,8 @@ def rate_wpm_for(target: VoiceProfile, base: VoiceProfile, base_wpm: int, streng
     """Words per minute at which the base voice speaks at the target's syllable rate."""
     if target.speech_rate is None or not base.speech_rate:
         return base_wpm
-    ratio = (target.speech_rate / base.speech_rate) ** (1.0 / RATE_EXPONENT)
-    ratio = float(np.clip(ratio, *RATE_LIMITS)) ** min(strength, 1.0)
+    ratio = math.pow(target.speech_rate / base.speech_rate, 1.0 / RATE_EXPONENT)
+    ratio = math.pow(float(np.clip(ratio, *RATE_LIMITS)), min(strength, 1.0))
     return round(base_wpm * ratio)
 
 
@@ -159,7 +175,7 @@ class VoiceTransform:
     """Applies a :class:`TransformPlan` to each synthesized segment (thread-confined, like engines)."""
 
     def __init__(self, plan: TransformPlan) -> None:
-        if pyworld is None:
+        if not pyworld_available():
             raise RuntimeError("pyworld is not installed: pip install pyworld (needs gcc)")
         self.plan = plan
 
@@ -172,8 +188,7 @@ class VoiceTransform:
         assert features.aperiodicity is not None
         f0 = self._map_f0(features.f0)
         envelope = self._shape_envelope(features.envelope, rate)
-        y = pyworld.synthesize(f0, envelope, features.aperiodicity, rate, FRAME_PERIOD_MS)
-        y = _fit_length(np.asarray(y, dtype=np.float64), len(x))
+        y = _fit_length(world_synthesize(f0, envelope, features.aperiodicity, rate), len(x))
         y = _match_level(y, x)
         pcm = np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
         return Synthesis(pcm, rate, synthesis.words)
@@ -226,7 +241,6 @@ __all__ = [
     "TransformPlan",
     "VoiceTransform",
     "calibrate",
-    "dithered",
     "plan_transform",
     "rate_wpm_for",
     "strength_from_cfg",

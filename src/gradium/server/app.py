@@ -16,6 +16,7 @@ from gradium.server.protocols.cartesia.slashes import CollapseSlashes
 from gradium.server.protocols.gradium.asr_ws import asr_factory
 from gradium.server.protocols.gradium.connection import GradiumConnection
 from gradium.server.protocols.gradium.http_routes import router as gradium_http
+from gradium.server.protocols.gradium.s2s_ws import s2s_factory
 from gradium.server.protocols.gradium.tts_ws import tts_factory
 from gradium.server.runtime import Runtime
 from gradium.server.settings import Settings
@@ -33,6 +34,10 @@ def _gradium_websockets(runtime: Runtime) -> APIRouter:
     @router.websocket("/speech/asr")
     async def speech_asr(websocket: WebSocket) -> None:
         await GradiumConnection(websocket, runtime, asr_factory(runtime)).serve()
+
+    @router.websocket("/speech/s2s")
+    async def speech_s2s(websocket: WebSocket) -> None:
+        await GradiumConnection(websocket, runtime, s2s_factory(runtime)).serve()
 
     return router
 

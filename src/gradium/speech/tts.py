@@ -13,11 +13,12 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from gradium.audio.output import AudioEncoder
-from gradium.engines.base import TTSEngine, VoiceParams, WordTiming
+from gradium.engines.base import Synthesis, TTSEngine, VoiceParams, WordTiming
 from gradium.speech.tts_options import TtsOptions, apply_speed, vary_prosody
 from gradium.text.segmenter import Break, Segment, SegmenterItem, TextSegmenter
 
@@ -30,13 +31,28 @@ class RenderedAudio:
     words: list[WordTiming] = field(default_factory=list)
 
 
+class SynthesisTransform(Protocol):
+    """Post-processing of each synthesized segment, e.g. a cloned voice's WORLD transform.
+
+    It must keep the length (word timings stay valid) and runs on the engine's worker thread.
+    """
+
+    def apply(self, synthesis: Synthesis) -> Synthesis: ...
+
+
 class SegmentRenderer:
     """Synthesizes segments one after another on a continuous timeline (runs on a worker thread)."""
 
     def __init__(
-        self, engine: TTSEngine, voice: VoiceParams, options: TtsOptions, encoder: AudioEncoder
+        self,
+        engine: TTSEngine,
+        voice: VoiceParams,
+        options: TtsOptions,
+        encoder: AudioEncoder,
+        transform: SynthesisTransform | None = None,
     ) -> None:
         self.engine = engine
+        self.transform = transform
         self.voice = apply_speed(voice, options)
         self.options = options
         self.encoder = encoder
@@ -58,6 +74,8 @@ class SegmentRenderer:
             text = self.options.rewrite_rules.apply(text)
         voice = vary_prosody(self.voice, self.options.temp, self.rng)
         synthesis = self.engine.synthesize(text, voice)
+        if self.transform is not None:
+            synthesis = self.transform.apply(synthesis)
         words = [
             WordTiming(w.text, round(self.position_s + w.start_s, 3), round(self.position_s + w.stop_s, 3))
             for w in synthesis.words

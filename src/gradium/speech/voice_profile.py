@@ -112,7 +112,10 @@ def _hz(mel: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(700.0 * (10.0 ** (mel / 2595.0) - 1.0), dtype=np.float64)
 
 
-def envelope_distance_db(a: tuple[float, ...] | NDArray[np.float64], b: tuple[float, ...] | NDArray[np.float64]) -> float:
+Bands = tuple[float, ...] | NDArray[np.float64]
+
+
+def envelope_distance_db(a: Bands, b: Bands) -> float:
     """RMS difference in dB between two mean-removed band envelopes (0 = same timbre)."""
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
@@ -158,6 +161,14 @@ def world_analysis(
     envelope = pyworld.cheaptrick(signal, f0, times, rate)
     ap = pyworld.d4c(signal, f0, times, rate) if aperiodicity else None
     return WorldFeatures(f0, envelope, ap, rate, _frame_energy_db(x, rate, len(f0)))
+
+
+def world_synthesize(
+    f0: NDArray[np.float64], envelope: NDArray[np.float64], aperiodicity: NDArray[np.float64], rate: int
+) -> NDArray[np.float64]:
+    if pyworld is None:
+        raise RuntimeError("pyworld is not installed: pip install pyworld (needs gcc)")
+    return np.asarray(pyworld.synthesize(f0, envelope, aperiodicity, rate, FRAME_PERIOD_MS), dtype=np.float64)
 
 
 def _frame_energy_db(x: NDArray[np.float64], rate: int, frames: int) -> NDArray[np.float64]:

@@ -10,33 +10,81 @@ from typing import Any
 
 from gradium.accounts.store import ApiKey
 from gradium.audio.errors import UnknownFormatError
-from gradium.audio.output import open_encoder
+from gradium.audio.output import AudioEncoder, open_encoder
 from gradium.catalog import voice_params
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
 from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler
 from gradium.server.runtime import Runtime
 from gradium.speech.tts import SegmentRenderer, TtsStream
-from gradium.speech.tts_options import OptionError, parse_tts_options
-from gradium.speech.voice_selection import UnknownVoiceError, resolve_voice
+from gradium.speech.tts_options import OptionError, TtsOptions, parse_tts_options
+from gradium.speech.voice_selection import (
+    UnknownVoiceError,
+    prepare_rendering,
+    resolve_request_voice,
+    resolve_voice,
+)
 from gradium.text.tags import TagError
+
+
+class VoiceNotFound(ProtocolError):
+    """The requested voice does not exist for this organisation (HTTP routes answer 404)."""
+
+
+def _parse_setup(setup: Message) -> tuple[TtsOptions, AudioEncoder]:
+    try:
+        options = parse_tts_options(setup.get("json_config"))
+        encoder = open_encoder(str(setup.get("output_format") or "wav"))
+    except (OptionError, UnknownFormatError) as exc:
+        raise ProtocolError(str(exc)) from None
+    return options, encoder
 
 
 def build_tts_stream(
     runtime: Runtime, setup: Message, meter: RequestMeter, max_chars: int
 ) -> tuple[TtsStream, int]:
-    """Validate a TTS setup into a ready-to-run stream; returns it and its output sample rate."""
+    """Validate a TTS setup for a *catalog* voice into a ready-to-run stream and its sample rate.
+
+    Custom voices and drafts belong to an organisation: use ``open_tts_stream`` for those.
+    """
+    options, encoder = _parse_setup(setup)
     try:
-        options = parse_tts_options(setup.get("json_config"))
         voice = resolve_voice(setup.get("voice_id"), setup.get("voice"))
-        encoder = open_encoder(str(setup.get("output_format") or "wav"))
-    except (OptionError, UnknownFormatError) as exc:
-        raise ProtocolError(str(exc)) from None
     except UnknownVoiceError as exc:
         raise ProtocolError(exc.message) from None
     params = voice_params(voice, flite=runtime.flite_enabled)
     slot = runtime.engine_for(params)
     renderer = SegmentRenderer(slot.engine, params, options, encoder)
+    stream = TtsStream(renderer, slot.executor, meter.charge, max_chars)
+    return stream, encoder.sample_rate
+
+
+async def open_tts_stream(
+    runtime: Runtime, setup: Message, meter: RequestMeter, max_chars: int
+) -> tuple[TtsStream, int]:
+    """Like ``build_tts_stream`` but also for the organisation's custom voices and drafts.
+
+    Another organisation's voice is unknown here, exactly like a voice that does not exist.
+    """
+    options, encoder = _parse_setup(setup)
+    try:
+        voice = await asyncio.to_thread(
+            resolve_request_voice,
+            runtime.store,
+            meter.org_id,
+            setup.get("voice_id"),
+            setup.get("voice"),
+            flite=runtime.flite_enabled,
+        )
+    except UnknownVoiceError as exc:
+        raise VoiceNotFound(exc.message) from None
+    slot = runtime.engine_for(voice.params)
+    # The first request for a base voice synthesizes its calibration text: engine thread only.
+    loop = asyncio.get_running_loop()
+    params, transform = await loop.run_in_executor(
+        slot.executor, prepare_rendering, voice, slot.engine, options.cfg_coef
+    )
+    renderer = SegmentRenderer(slot.engine, params, options, encoder, transform)
     stream = TtsStream(renderer, slot.executor, meter.charge, max_chars)
     return stream, encoder.sample_rate
 
@@ -51,7 +99,7 @@ class TtsRequest(RequestHandler):
 
     async def start(self) -> Message:
         limits = self.runtime.settings.limits
-        self.stream, sample_rate = build_tts_stream(
+        self.stream, sample_rate = await open_tts_stream(
             self.runtime, self.setup, self.meter, limits.max_text_chars_per_request
         )
         return {
