@@ -58,7 +58,7 @@ def test_migrate_twice_is_a_no_op_and_schema_matches_metadata(tmp_path: Path) ->
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
             versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert versions == ["0001"]
+            assert versions == ["0002"]  # head: bump with each new migration
     finally:
         engine.dispose()
 

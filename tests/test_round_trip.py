@@ -38,7 +38,9 @@ async def speak_and_transcribe(server: LiveServer, voice_id: str, text: str) -> 
     heard = await exchange(
         server,
         "speech/asr",
-        audio_frames(pcm, chunk=2560, input_format="pcm_16000", json_config={"delay_in_frames": DELAY_IN_FRAMES}),
+        audio_frames(
+            pcm, chunk=2560, input_format="pcm_16000", json_config={"delay_in_frames": DELAY_IN_FRAMES}
+        ),
     )
     return " ".join(m["text"] for m in heard.of_type("text"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -39,13 +40,13 @@ async def test_s2s_rejects_translation_and_bad_setup(live_server: LiveServer) ->
     assert "input_format" in error["message"]
 
 
-def test_official_client_s2s_with_numpy_input(live_server: LiveServer) -> None:
-    pcm = corpus_pcm(CLIP, 24000)[: 24000 * 4]
+def test_official_client_s2s_with_numpy_input(live_server: LiveServer, tmp_path: Path) -> None:
+    np.save(tmp_path / "in.npy", corpus_pcm(CLIP, 24000)[: 24000 * 4])
     script = f"""
 import asyncio, json, os, numpy as np, gradium
 async def main():
     c = gradium.client.GradiumClient(api_key=os.environ["GRADIUM_API_KEY"], base_url=os.environ["GRADIUM_BASE_URL"])
-    audio = np.array({pcm.tolist()!r}, dtype=np.int16)
+    audio = np.load({str(tmp_path / "in.npy")!r})
     r = await c.s2s({{"voice_id": "{EMMA}"}}, audio, sample_rate=24000)
     print("RESULT " + json.dumps(dict(rate=r.sample_rate, n=len(r.raw_data), text=r.text, rid=r.request_id)))
 asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +143,10 @@ async def test_insufficient_credits(tmp_path: Path) -> None:
         assert status == 402 and "insufficient credits" in body["detail"]  # type: ignore[index]
     finally:
         stop_server(server)
+
+
+async def test_audio_message_over_the_limit(live_server: LiveServer) -> None:
+    big = base64.b64encode(bytes(5 * 1024 * 1024)).decode()
+    frames = [{"type": "setup", "input_format": "pcm"}, {"type": "audio", "audio": big}]
+    result = await exchange(live_server, "speech/asr", frames)
+    assert "larger than" in result.error()["message"] and result.close_code == 1008
