@@ -8,6 +8,7 @@ literal placeholder API key is replaced by a lookup of ``GRADIUM_API_KEY``.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,14 +19,16 @@ import numpy as np
 import pytest
 
 from conftest import CORPUS, SEEDS, LiveServer
+from gradium import SyncGradiumClient
 
 SEED = SEEDS / "000_0f2452c6e0683de3.txt"
 CLIP = CORPUS / "en_librivox_ss_0870.wav"
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
-# Examples that need a custom voice created by an earlier step of the docs ("abc123def456" or a
-# local recording); they are exercised by test_client_live instead when the server supports voices.
-CUSTOM_VOICE_MARKERS = ("abc123def456", "my_voice_sample.wav")
+# The voice examples name a voice created in an earlier step ("abc123def456") and a local
+# recording ("my_voice_sample.wav"): the test supplies both, a real voice cloned from a corpus clip.
+PLACEHOLDER_UID = "abc123def456"
+SAMPLE_NAME = "my_voice_sample.wav"
 
 
 def seed_examples() -> list[str]:
@@ -87,6 +90,13 @@ def run_example(live_server: LiveServer, tmp_path: Path, code: str) -> subproces
     )
 
 
+def clone_voice(live_server: LiveServer) -> str:
+    """A fresh custom voice for the examples that read, update or delete one."""
+    with SyncGradiumClient(api_key=live_server.api_key, base_url=live_server.base_url) as client:
+        voice = client.voice_create(str(CLIP), name="seed example voice", language="en")
+    return str(voice["uid"])
+
+
 def check_wav(path: Path) -> None:
     data = path.read_bytes()
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", data[:16]
@@ -100,8 +110,10 @@ def test_seed_example(live_server: LiveServer, tmp_path: Path, index: int) -> No
     code = EXAMPLES[index]
     if code.strip().startswith("pip ") or not code.strip():
         pytest.skip("not Python")
-    if any(marker in code for marker in CUSTOM_VOICE_MARKERS):
-        pytest.skip("needs a custom voice uid / sample from an earlier step (see test_client_live)")
+    if SAMPLE_NAME in code:
+        shutil.copy(CLIP, tmp_path / SAMPLE_NAME)
+    if PLACEHOLDER_UID in code:
+        code = code.replace(PLACEHOLDER_UID, clone_voice(live_server))
     if "stream._stream" in code:
         first_branch = '    if msg.get("type") == "text":'
         # The docs show this loop on the `stream` of the STT example above it; recreate that stream.
