@@ -243,7 +243,7 @@ def test_async_client_flush_interleave_cancel(live_server: LiveServer) -> None:
     assert values["after_cancel"][0] > 10_000 and values["after_cancel"][1] == ["After", "cancel"]
     assert values["stt"] == ["flush_done", "done"]
     assert values["transcribe"][0] and values["transcribe"][1] > 0
-    assert values["voices"] == 239
+    assert values["voices"] >= 239  # the catalog, plus this organisation's own voices if any
 
 
 def test_stt_batch_voices_infill_and_voice_changer(live_server: LiveServer) -> None:
@@ -290,9 +290,9 @@ def test_stt_batch_voices_infill_and_voice_changer(live_server: LiveServer) -> N
             error_of(lambda: client.voices.get(id="nope")),
             error_of(lambda: client.voices.delete(id="YTpq7expH9539ERJ")),
             error_of(lambda: client.voices.update(id="nope", name="n", description="d")),
-            error_of(lambda: client.voices.clone(clip=clip, name="n", language="en", mode="similarity")),
-            error_of(lambda: client.voices.create(name="n", description="d", embedding=[0.1] * 192)),
-            error_of(lambda: client.voices.localize(voice_id="YTpq7expH9539ERJ", name="n", description="d",
+            error_of(lambda: client.voices.clone(clip=b"not audio" * 50, name="n", language="en", mode="similarity")),
+            error_of(lambda: client.voices.create(name="n", description="d", embedding=[])),
+            error_of(lambda: client.voices.localize(voice_id="nope", name="n", description="d",
                                                     language="es", original_speaker_gender="female", dialect="pe")),
             error_of(lambda: client.voices.mix(voices=[{"id": "nope", "weight": 1.0}])),
         ]
@@ -327,15 +327,16 @@ def test_stt_batch_voices_infill_and_voice_changer(live_server: LiveServer) -> N
     assert values["raw"] == ["go forward ten meters", None]  # no words unless asked for
     assert values["flac"] > 3
     assert [e[0] for e in values["stt_errors"]] == [400, 400]
-    assert values["pages"] == [100, 100, 39]
+    # The organisation's own voices (none here, unless another test made some) come before the catalog.
+    assert values["pages"][0] == 100 and sum(values["pages"]) == 239 + values["owned"]
     count, genders, embedding, starred = values["masculine"]
     assert count > 7 and genders == ["masculine"] and embedding == 192 and starred is False
-    assert values["owned"] == 0 and values["ending_before"]
+    assert values["ending_before"]
     assert values["past_end"] == [[], None, False]
     assert values["get"] == ["Emma", "en", True, False]
     assert values["mix"] == 192 and values["mixed_audio"] > 5000
     statuses = [e[0] for e in values["voice_errors"]]
-    assert statuses == [404, 403, 404, 501, 501, 501, 404]
+    assert statuses == [404, 403, 404, 400, 400, 404, 404]  # custom voices: test_cartesia_voices.py
     assert values["infill_charge"] == 300 + len("middle segment")
     assert values["infill"][0] == 44100 and values["infill"][1] > 0.5
     assert values["vc_charge"] == 53  # ceil(15 credits x 3.5 s)

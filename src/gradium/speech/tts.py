@@ -134,11 +134,17 @@ class TtsStream:
     async def output(self) -> AsyncIterator[RenderedAudio]:
         loop = asyncio.get_running_loop()
         while (item := await self.items.get()) is not None:
+            # The credit deduction (a database write) runs while the segment is synthesized, and its
+            # audio is released only once it is paid for: a request that runs out of credits gets
+            # an error and never the audio it could not pay for.
+            paid = asyncio.ensure_future(self.charge(len(item.text))) if isinstance(item, Segment) else None
+            try:
+                rendered = await loop.run_in_executor(self.executor, self.renderer.render, item)
+            finally:
+                if paid is not None:
+                    await paid
             if isinstance(item, Segment):
-                # Charge before synthesis, so a request that runs out pays only for what it got.
-                await self.charge(len(item.text))
                 self.billed_chars += len(item.text)
-            rendered = await loop.run_in_executor(self.executor, self.renderer.render, item)
             if rendered.chunks or rendered.words:
                 yield rendered
         yield await loop.run_in_executor(self.executor, self.renderer.finish)

@@ -28,7 +28,14 @@ from gradium.workers.stt_pool import StreamError
 
 from .auth import Principal, requires
 from .stt_audio import file_to_wav
-from .tts_core import CartesiaTts, TtsRequestError, base_message, chunk_message, parse_tts_request
+from .tts_core import (
+    CartesiaTts,
+    TtsRequestError,
+    TtsSpec,
+    base_message,
+    chunk_message,
+    prepare_tts_request,
+)
 from .tts_http import audio_response, http_error
 
 router = APIRouter()
@@ -85,12 +92,20 @@ class PrepaidMeter(RequestMeter):
             await super().charge(amount)
 
 
-def _generation(runtime: Runtime, body: dict[str, Any], meter: RequestMeter, text: str) -> CartesiaTts:
+async def _spec(runtime: Runtime, body: dict[str, Any], principal: Principal) -> TtsSpec:
+    """The request's format and voice (catalog, embedding or the organisation's custom voice)."""
+    try:
+        return await prepare_tts_request(runtime, body, principal.org_id)
+    except TtsRequestError as exc:
+        raise http_error(exc) from None
+
+
+def _generation(runtime: Runtime, spec: TtsSpec, meter: RequestMeter, text: str) -> CartesiaTts:
     limit = runtime.settings.limits.max_http_tts_chars
     if len(text) > limit:
         raise HTTPException(400, f"transcript is longer than {limit} characters")
     try:
-        tts = CartesiaTts(runtime, parse_tts_request(body, flite=runtime.flite_enabled), meter, limit)
+        tts = CartesiaTts(runtime, spec, meter, limit)
         tts.push(text)
         tts.end()
     except (TtsRequestError, ValueError) as exc:
@@ -115,8 +130,9 @@ async def infill(request: Request, principal: TtsCaller) -> Response:
         },
         "output_format": _output_format(form),
     }
+    spec = await _spec(runtime, body, principal)
     meter = PrepaidMeter(RequestMeter(runtime.store, principal.org_id, "infill"), per_character=True)
-    tts = _generation(runtime, body, meter, transcript)
+    tts = _generation(runtime, spec, meter, transcript)
     await meter.prepay(INFILL_FIXED_CREDITS)
     return await audio_response(tts)
 
@@ -158,15 +174,12 @@ async def _changed_voice(request: Request, principal: Principal) -> CartesiaTts:
         "voice": {"mode": "id", "id": str(form.get("voice[id]") or "")},
         "output_format": _output_format(form),
     }
-    try:
-        parse_tts_request(body, flite=runtime.flite_enabled)  # fail fast, before recognition
-    except TtsRequestError as exc:
-        raise http_error(exc) from None
+    spec = await _spec(runtime, body, principal)  # fail fast, before recognition
     text, seconds = await _recognise(runtime, await clip.read())
     # Priced per second of input, so the speech itself is not charged per character.
     meter = PrepaidMeter(RequestMeter(runtime.store, principal.org_id, "voice_changer"), per_character=False)
     await meter.prepay(math.ceil(VOICE_CHANGER_CREDITS_PER_SECOND * seconds))
-    return _generation(runtime, body, meter, text)
+    return _generation(runtime, spec, meter, text)
 
 
 @router.post("/voice-changer/bytes")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, WebSocket
 
 from gradium.server.runtime import Runtime
 
-from . import audio_edit, status, stt, tts_http, voices
+from . import audio_edit, status, stt, tts_http, voice_creation, voices
 from .auth import authenticate_websocket
 from .tts_ws import TtsSocket
 
@@ -16,6 +16,7 @@ def cartesia_router(runtime: Runtime) -> APIRouter:
     router.include_router(status.router)
     router.include_router(tts_http.router)
     router.include_router(stt.router)
+    router.include_router(voice_creation.router)  # literal /voices/... routes first
     router.include_router(voices.router)
     router.include_router(audio_edit.router)
 

@@ -21,10 +21,11 @@ from gradium.audio.output import ShapedEncoder, open_encoder_for
 from gradium.engines.base import VoiceParams, WordTiming
 from gradium.server.billing import RequestMeter
 from gradium.server.runtime import Runtime
-from gradium.speech.tts import RenderedAudio, SegmentRenderer, TtsStream
+from gradium.speech.tts import RenderedAudio, SegmentRenderer, SynthesisTransform, TtsStream
 from gradium.speech.tts_options import TtsOptions
 from gradium.text.segmenter import Flush, SegmenterItem
 
+from .custom import CustomRendering, custom_rendering, custom_voice_id
 from .voicing import VoiceSpecError, check_language, resolve_voice_spec
 
 _MODEL_SPEEDS = {"slowest": 0.7, "slow": 0.85, "normal": 1.0, "fast": 1.2, "fastest": 1.4}
@@ -52,6 +53,7 @@ class TtsSpec:
     speed: float  # rate multiplier
     gain: float
     max_seconds: float | None
+    transform: SynthesisTransform | None = None  # custom voices: the WORLD transform to the profile
 
     def encoder(self) -> ShapedEncoder:
         return open_encoder_for(
@@ -102,13 +104,28 @@ def _output_format(raw: Any) -> tuple[str, str | None, int, int | None]:
     return str(container), None if container == "mp3" else encoding, rate, bit_rate
 
 
-def parse_tts_request(body: dict[str, Any], *, flite: bool) -> TtsSpec:
-    """Validate everything but the transcript; TtsRequestError carries a 4xx message."""
+async def prepare_tts_request(runtime: Runtime, body: dict[str, Any], org_id: int) -> TtsSpec:
+    """``parse_tts_request`` that also knows the organisation's custom voices (database, engine thread)."""
+    uid = custom_voice_id(body.get("voice"))
+    custom = None
+    if uid is not None:
+        try:
+            custom = await custom_rendering(runtime, org_id, uid, check_language(body.get("language")))
+        except VoiceSpecError as exc:
+            raise TtsRequestError(exc.message, exc.status) from None
+    return parse_tts_request(body, flite=runtime.flite_enabled, custom=custom)
+
+
+def parse_tts_request(body: dict[str, Any], *, flite: bool, custom: CustomRendering | None = None) -> TtsSpec:
+    """Validate everything but the transcript; TtsRequestError carries a 4xx message.
+
+    Catalog and embedding voices only, unless ``custom`` carries the custom voice already resolved.
+    """
     if not isinstance(body.get("model_id"), str) or not body["model_id"]:
         raise TtsRequestError('model_id is required (e.g. "sonic-2")')
     try:
         language = check_language(body.get("language"))
-        voice = resolve_voice_spec(body.get("voice"), language, flite=flite)
+        voice = custom.params if custom else resolve_voice_spec(body.get("voice"), language, flite=flite)
     except VoiceSpecError as exc:
         raise TtsRequestError(exc.message, exc.status) from None
     container, encoding, rate, bit_rate = _output_format(body.get("output_format"))
@@ -122,7 +139,8 @@ def parse_tts_request(body: dict[str, Any], *, flite: bool) -> TtsSpec:
     )
     duration = body.get("duration")
     max_seconds = None if duration is None else _number(duration, "duration", 0.01, 3600.0)
-    spec = TtsSpec(voice, container, encoding, rate, bit_rate, _speed(body), gain, max_seconds)
+    transform = custom.transform if custom else None
+    spec = TtsSpec(voice, container, encoding, rate, bit_rate, _speed(body), gain, max_seconds, transform)
     try:
         spec.encoder()  # validates the format combination with the encoder's own messages
     except UnknownFormatError as exc:
@@ -179,7 +197,7 @@ class CartesiaTts:
         self.spec = spec
         self.encoder = spec.encoder()
         self.renderer = _CartesiaRenderer(
-            slot.engine, spec.voice, TtsOptions(padding_bonus=padding), self.encoder
+            slot.engine, spec.voice, TtsOptions(padding_bonus=padding), self.encoder, spec.transform
         )
         self.stream = TtsStream(self.renderer, slot.executor, meter.charge, max_chars)
         self.joiner = TextJoiner()

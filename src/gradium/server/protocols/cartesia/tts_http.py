@@ -23,8 +23,8 @@ from .tts_core import (
     TimedAudio,
     TtsRequestError,
     base_message,
-    parse_tts_request,
     piece_messages,
+    prepare_tts_request,
 )
 
 router = APIRouter()
@@ -46,7 +46,7 @@ def http_error(exc: Exception) -> HTTPException:
     return HTTPException(400, str(exc))
 
 
-def start_generation(
+async def start_generation(
     runtime: Runtime, body: dict[str, Any], principal: Principal, service: str
 ) -> CartesiaTts:
     """Validate, open and feed a one-shot generation (the whole transcript at once)."""
@@ -58,7 +58,8 @@ def start_generation(
         raise HTTPException(400, f"transcript is longer than {limit} characters; use the TTS WebSocket")
     meter = RequestMeter(runtime.store, principal.org_id, service)
     try:
-        tts = CartesiaTts(runtime, parse_tts_request(body, flite=runtime.flite_enabled), meter, limit)
+        spec = await prepare_tts_request(runtime, body, principal.org_id)
+        tts = CartesiaTts(runtime, spec, meter, limit)
         tts.push(transcript)
         tts.end()
     except (TtsRequestError, TagError, ValueError) as exc:
@@ -109,7 +110,7 @@ async def audio_response(tts: CartesiaTts) -> Response:
 
 @router.post("/tts/bytes")
 async def tts_bytes(body: JsonBody, principal: TtsCaller, request: Request) -> Response:
-    return await audio_response(start_generation(runtime_of(request), body, principal, "tts"))
+    return await audio_response(await start_generation(runtime_of(request), body, principal, "tts"))
 
 
 def sse_event(message: dict[str, Any]) -> bytes:
@@ -143,7 +144,7 @@ async def tts_sse(body: JsonBody, principal: TtsCaller, request: Request) -> Str
     output_format = body.get("output_format")
     if isinstance(output_format, dict) and output_format.get("container", "raw") != "raw":
         raise HTTPException(400, 'tts/sse streams raw audio only: use output_format.container "raw"')
-    tts = start_generation(runtime_of(request), body, principal, "tts")
+    tts = await start_generation(runtime_of(request), body, principal, "tts")
     first, rest = await primed(tts)
     return StreamingResponse(
         _events(tts, body, first, rest),

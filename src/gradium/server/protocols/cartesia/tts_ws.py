@@ -25,7 +25,7 @@ from gradium.server.runtime import Runtime
 from gradium.text.tags import TagError
 
 from .auth import Principal
-from .tts_core import CartesiaTts, TtsRequestError, base_message, parse_tts_request, piece_messages
+from .tts_core import CartesiaTts, TtsRequestError, base_message, piece_messages, prepare_tts_request
 
 log = logging.getLogger("gradium.cartesia.tts_ws")
 Message = dict[str, Any]
@@ -114,7 +114,7 @@ class TtsSocket:
             return None
         meter = RequestMeter(self.runtime.store, self.principal.org_id, "tts")
         try:
-            spec = parse_tts_request(message, flite=self.runtime.flite_enabled)
+            spec = await prepare_tts_request(self.runtime, message, self.principal.org_id)
         except TtsRequestError as exc:
             await self._error(context_id, exc.message, exc.status)
             return None

@@ -1,31 +1,56 @@
-"""Cartesia ``/voices``: list (cursor pages), get and mix over the catalog; writes answer 501.
+"""Cartesia ``/voices``: list (cursor pages), get, update, delete and mix, over the catalog and the
+caller's organisation's custom voices (the Gradium API's). Creating voices is ``voice_creation``.
 
-Custom voices (create, clone, localize, update, delete) need the voice store of the voice-cloning
-work; until the account store offers it, those routes say so with a 501 instead of pretending.
-Literal routes are declared before ``/voices/{id}`` so that ``clone``/``mix``... never match an id.
+Catalog voices are read-only (403 on update/delete); another organisation's voice is a 404, exactly
+like one that never existed. Literal routes are matched before ``/voices/{id}``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from gradium.accounts.errors import UnknownVoice
+from gradium.accounts.models import CustomVoice
+from gradium.accounts.store import AccountStore
 from gradium.catalog import CatalogVoice, load_catalog
 
 from .auth import Principal, requires
-from .voicing import EMBEDDING_SIZE, VoiceSpecError, catalog_embedding, check_embedding
+from .custom import custom_voice_json, profile_of
+from .voicing import (
+    EMBEDDING_SIZE,
+    VoiceSpecError,
+    catalog_embedding,
+    check_embedding,
+    embedding_from_profile,
+)
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(requires(None))]
+JsonBody = Annotated[dict[str, Any], Body()]
 CATALOG_CREATED_AT = "2025-01-01T00:00:00Z"  # catalog voices ship with the server
 DEFAULT_PAGE_SIZE = 10
 _GENDERS = {"Feminine": "feminine", "Masculine": "masculine", "Neutral": "gender_neutral"}
-NO_CUSTOM_VOICES = (
-    "custom voices are not available on this server yet: creating, cloning, localizing, "
-    "updating and deleting voices arrive with voice cloning; catalog voices are read-only"
-)
+
+
+def store_of(request: Request) -> AccountStore:
+    store: AccountStore = request.app.state.runtime.store
+    return store
+
+
+def not_found(voice_id: str) -> HTTPException:
+    return HTTPException(404, f"voice '{voice_id}' not found")
+
+
+async def own_voice(request: Request, principal: Principal, voice_id: str) -> CustomVoice:
+    """The caller's custom voice ``voice_id``, or 404 (another organisation's voice included)."""
+    try:
+        return await asyncio.to_thread(store_of(request).get_voice, principal.org_id, voice_id)
+    except UnknownVoice:
+        raise not_found(voice_id) from None
 
 
 def voice_json(voice: CatalogVoice, expand: set[str]) -> dict[str, Any]:
@@ -47,10 +72,14 @@ def voice_json(voice: CatalogVoice, expand: set[str]) -> dict[str, Any]:
     return data
 
 
-def _matches(voice: CatalogVoice, gender: str | None, query: str | None) -> bool:
-    if gender is not None and _GENDERS.get(voice.gender) != gender:
+def _expand_of(request: Request) -> set[str]:
+    return set(request.query_params.getlist("expand[]")) | set(request.query_params.getlist("expand"))
+
+
+def _matches(voice: dict[str, Any], gender: str | None, query: str | None) -> bool:
+    if gender is not None and voice["gender"] != gender:
         return False
-    return query is None or query.casefold() in f"{voice.name} {voice.description}".casefold()
+    return query is None or query.casefold() in f"{voice['name']} {voice['description']}".casefold()
 
 
 def _position(ids: dict[str, int], cursor: str | None, name: str) -> int | None:
@@ -69,6 +98,16 @@ def _flag(raw: str | None, name: str) -> bool | None:
     return raw.lower() == "true"
 
 
+def _expanded(voice: dict[str, Any], expand: set[str], custom: dict[str, CustomVoice]) -> dict[str, Any]:
+    """Page entries get their expansions only once paged (catalog embeddings are not free)."""
+    if not expand:
+        return voice
+    own = custom.get(voice["id"])
+    if own is not None:
+        return custom_voice_json(own, expand)
+    return voice_json(load_catalog()[voice["id"]], expand)
+
+
 @router.get("/voices/")
 @router.get("/voices", include_in_schema=False)
 async def list_voices(
@@ -82,35 +121,40 @@ async def list_voices(
     gender: str | None = None,
     q: str | None = None,
 ) -> dict[str, Any]:
+    """The organisation's own voices first (oldest first), then the catalog."""
     if gender is not None and gender not in _GENDERS.values():
         raise HTTPException(400, f"gender must be one of {', '.join(_GENDERS.values())}")
-    expand = set(request.query_params.getlist("expand[]")) | set(request.query_params.getlist("expand"))
-    voices = list(load_catalog().values())
-    ids = {v.uid: i for i, v in enumerate(voices)}
+    owned_only, starred_only = _flag(is_owner, "is_owner"), _flag(is_starred, "is_starred")
+    custom = {v.uid: v for v in await asyncio.to_thread(store_of(request).list_voices, principal.org_id)}
+    voices = [custom_voice_json(v) for v in custom.values()]
+    voices += [voice_json(v, set()) for v in load_catalog().values()]
+    ids = {v["id"]: i for i, v in enumerate(voices)}
     after = _position(ids, starting_after, "starting_after")
     before = _position(ids, ending_before, "ending_before")
-    # Nothing here is owned or starred: the catalog is shared and starring is not offered.
-    if _flag(is_owner, "is_owner") or _flag(is_starred, "is_starred"):
-        voices = []
+    if owned_only:
+        voices = voices[: len(custom)]
+    if starred_only:
+        voices = []  # starring is not offered
     window = [
         v
         for v in voices
         if _matches(v, gender, q)
-        and (after is None or ids[v.uid] > after)
-        and (before is None or ids[v.uid] < before)
+        and (after is None or ids[v["id"]] > after)
+        and (before is None or ids[v["id"]] < before)
     ]
     # ending_before alone pages backwards: the voices right before the cursor.
     page = window[-limit:] if before is not None and after is None else window[:limit]
     has_more = len(window) > len(page)
+    expand = _expand_of(request)
     return {
-        "data": [voice_json(v, expand) for v in page],
+        "data": [_expanded(v, expand, custom) for v in page],
         "has_more": has_more,
-        "next_page": page[-1].uid if has_more and page else None,
+        "next_page": page[-1]["id"] if has_more and page else None,
     }
 
 
 @router.post("/voices/mix")
-async def mix_voices(principal: Caller, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def mix_voices(principal: Caller, request: Request, body: JsonBody) -> dict[str, Any]:
     """The weighted mean of the voices' embeddings (a real blend: see ``voicing``)."""
     specs = body.get("voices")
     if not isinstance(specs, list) or not specs:
@@ -118,7 +162,7 @@ async def mix_voices(principal: Caller, body: Annotated[dict[str, Any], Body()])
     total = [0.0] * EMBEDDING_SIZE
     weights = 0.0
     for spec in specs:
-        embedding, weight = _mix_part(spec)
+        embedding, weight = await _mix_part(request, principal, spec)
         for index, value in enumerate(embedding[:EMBEDDING_SIZE]):
             total[index] += weight * value
         weights += weight
@@ -127,43 +171,73 @@ async def mix_voices(principal: Caller, body: Annotated[dict[str, Any], Body()])
     return {"embedding": [round(v / weights, 6) for v in total]}
 
 
-def _mix_part(spec: Any) -> tuple[list[float], float]:
+async def _mix_part(request: Request, principal: Principal, spec: Any) -> tuple[list[float], float]:
     if not isinstance(spec, dict):
         raise HTTPException(400, 'each voice must be an object with "id" or "embedding" and "weight"')
     weight = spec.get("weight", 1.0)
     if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
         raise HTTPException(400, "weight must be a number of at least 0")
     if "id" in spec:
-        voice = load_catalog().get(str(spec["id"]))
-        if voice is None:
-            raise HTTPException(404, f"voice '{spec['id']}' not found")
-        return catalog_embedding(voice), float(weight)
+        return await embedding_of(request, principal, str(spec["id"])), float(weight)
     try:
         return check_embedding(spec.get("embedding")), float(weight)
     except VoiceSpecError as exc:
         raise HTTPException(400, exc.message) from None
 
 
-@router.post("/voices/clone")
-@router.post("/voices/localize")
-@router.post("/voices/")
-@router.post("/voices", include_in_schema=False)
-async def create_voice(principal: Caller) -> Response:
-    raise HTTPException(501, NO_CUSTOM_VOICES)
+async def embedding_of(request: Request, principal: Principal, voice_id: str) -> list[float]:
+    """A catalog or own voice's embedding (404 otherwise)."""
+    catalog_voice = load_catalog().get(voice_id)
+    if catalog_voice is not None:
+        return catalog_embedding(catalog_voice)
+    voice = await own_voice(request, principal, voice_id)
+    profile = profile_of(voice)
+    return embedding_from_profile(profile, voice.uid) if profile else [0.0] * EMBEDDING_SIZE
 
 
 @router.get("/voices/{voice_id:path}")
 async def get_voice(voice_id: str, principal: Caller, request: Request) -> dict[str, Any]:
-    voice = load_catalog().get(voice_id)
-    if voice is None:
-        raise HTTPException(404, f"voice '{voice_id}' not found")
-    expand = set(request.query_params.getlist("expand[]"))
-    return voice_json(voice, expand)
+    expand = _expand_of(request)
+    catalog_voice = load_catalog().get(voice_id)
+    if catalog_voice is not None:
+        return voice_json(catalog_voice, expand)
+    return custom_voice_json(await own_voice(request, principal, voice_id), expand)
+
+
+def _catalog_is_read_only(voice_id: str) -> None:
+    if voice_id in load_catalog():
+        raise HTTPException(403, f"voice '{voice_id}' is a catalog voice and cannot be changed")
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise HTTPException(400, f"{key} must be a string")
+    return value
 
 
 @router.patch("/voices/{voice_id:path}")
+async def update_voice(voice_id: str, principal: Caller, request: Request, body: JsonBody) -> dict[str, Any]:
+    """Rename or re-describe one of the organisation's voices (``{name, description}``)."""
+    _catalog_is_read_only(voice_id)
+    name, description = _text(body, "name"), _text(body, "description")
+    if name is not None and not name.strip():
+        raise HTTPException(400, "name must not be empty")
+    try:
+        voice = await asyncio.to_thread(
+            store_of(request).update_voice, principal.org_id, voice_id,
+            name=None if name is None else name[:200], description=description,
+        )  # fmt: skip
+    except UnknownVoice:
+        raise not_found(voice_id) from None
+    return custom_voice_json(voice)
+
+
 @router.delete("/voices/{voice_id:path}")
-async def change_voice(voice_id: str, principal: Caller) -> Response:
-    if voice_id in load_catalog():
-        raise HTTPException(403, f"voice '{voice_id}' is a catalog voice and cannot be changed")
-    raise HTTPException(404, f"voice '{voice_id}' not found")
+async def delete_voice(voice_id: str, principal: Caller, request: Request) -> Response:
+    _catalog_is_read_only(voice_id)
+    try:
+        await asyncio.to_thread(store_of(request).delete_voice, principal.org_id, voice_id)
+    except UnknownVoice:
+        raise not_found(voice_id) from None
+    return Response(status_code=204, media_type="application/json")
