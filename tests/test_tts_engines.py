@@ -18,15 +18,6 @@ from gradium.engines.flite import FliteEngine, flite_available
 SENTENCES = (Path(__file__).parent / "data" / "roundtrip_sentences.txt").read_text().splitlines()
 QUIRKY = "The cost of the project is $42.50, due 3/4/2024; it's a well-known state-of-the-art fact - really!"
 ENGLISH = VoiceParams("en", "en-us+edward")
-FLAGSHIP_ENGLISH = {
-    "Emma": "YTpq7expH9539ERJ",
-    "Kent": "LFZvm12tW_z0xfGo",
-    "Sydney": "jtEKaLYNn6iif5PR",
-    "John": "KWJiFWu2O9nMPYcR",
-    "Eva": "ubuXFxVQwVYnZQhy",
-    "Jack": "m86j6D7UZpGzHsNu",
-}
-
 needs_flite = pytest.mark.skipif(not flite_available(), reason="flite not installed (apt install flite)")
 
 
