@@ -14,7 +14,7 @@ from gradium.accounts.store import ApiKey
 from gradium.audio.input import INPUT_FORMATS
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
-from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler
+from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler, ready_fields
 from gradium.server.runtime import Runtime
 from gradium.speech.stt_pipeline import Step, Word
 from gradium.speech.tts_options import OptionError, number_in_range, parse_json_config
@@ -61,14 +61,8 @@ class AsrRequest(RequestHandler):
         except OptionError as exc:
             raise ProtocolError(str(exc)) from None
         self.handle = self.runtime.stt_pool.open_stream(input_format, language, delay, temp)
-        return {
-            "request_id": self.request_id,
-            "model_name": self.setup.get("model_name") or "default",
-            "sample_rate": 24000,
-            "frame_size": 1920,
-            "delay_in_frames": delay,
-            "text_stream_names": [],
-        }
+        # STT input is resampled to the protocol's 24 kHz frames of 1920 samples (80 ms).
+        return ready_fields(self.request_id, self.setup, 24000, delay_in_frames=delay)
 
     async def handle_input(self, message: Message) -> None:
         assert self.handle is not None

@@ -61,6 +61,18 @@ class RequestHandler(ABC):
 HandlerFactory = Callable[[Message, ApiKey], RequestHandler]
 
 
+def ready_fields(request_id: str, setup: Message, sample_rate: int, **extra: Any) -> Message:
+    """The ``ready`` message of a request (without ``type``): 80 ms frames at ``sample_rate``."""
+    return {
+        "request_id": request_id,
+        "model_name": setup.get("model_name") or "default",
+        "sample_rate": sample_rate,
+        "frame_size": sample_rate * 80 // 1000,
+        **extra,
+        "text_stream_names": [],
+    }
+
+
 class _Request:
     def __init__(self, handler: RequestHandler, client_req_id: str | None) -> None:
         self.handler = handler

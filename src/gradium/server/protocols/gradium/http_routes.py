@@ -18,6 +18,7 @@ from gradium.server.errors import ProtocolError
 from gradium.server.protocols.gradium.tts_ws import VoiceNotFound, open_tts_stream
 from gradium.server.protocols.gradium.voice_routes import router as voice_router
 from gradium.server.runtime import Runtime
+from gradium.speech.tts import TtsStream
 from gradium.text.tags import TagError
 
 router = APIRouter()
@@ -62,6 +63,7 @@ async def post_tts(body: HttpTtsBody, key: Key, request: Request) -> Response:
     if len(body.text) > limit:
         raise HTTPException(400, f"text is longer than {limit} characters; use the speech/tts WebSocket")
     meter = RequestMeter(runtime.store, key.org_id, "tts")
+    stream: TtsStream | None = None
     try:
         stream, _ = await open_tts_stream(runtime, body.model_dump(), meter, limit)
         stream.push_text(body.text)
@@ -78,8 +80,9 @@ async def post_tts(body: HttpTtsBody, key: Key, request: Request) -> Response:
     except TagError as exc:
         raise HTTPException(400, str(exc)) from None
     finally:
-        meter.characters = stream.billed_chars if "stream" in locals() else 0
-        meter.audio_seconds = stream.audio_seconds if "stream" in locals() else 0.0
+        if stream is not None:
+            meter.characters = stream.billed_chars
+            meter.audio_seconds = stream.audio_seconds
         await meter.record()
     fmt = OUTPUT_FORMATS[body.output_format]
     return Response(bytes(audio), media_type=fmt.content_type)

@@ -24,7 +24,7 @@ from gradium.audio.input import INPUT_FORMATS
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
 from gradium.server.protocols.gradium.asr_ws import decode_audio_field
-from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler
+from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler, ready_fields
 from gradium.server.protocols.gradium.tts_ws import open_tts_stream
 from gradium.server.runtime import Runtime
 from gradium.speech.stt_pipeline import Step, Word
@@ -87,13 +87,7 @@ class S2sRequest(RequestHandler):
             self.runtime, tts_setup, self.meter, limits.max_text_chars_per_request
         )
         self.handle = self.runtime.stt_pool.open_stream(input_format, language, DELAY_IN_FRAMES, 0.0)
-        return {
-            "request_id": self.request_id,
-            "model_name": self.setup.get("model_name") or "default",
-            "sample_rate": sample_rate,
-            "frame_size": sample_rate * 80 // 1000,
-            "text_stream_names": [],
-        }
+        return ready_fields(self.request_id, self.setup, sample_rate)
 
     async def handle_input(self, message: Message) -> None:
         assert self.handle is not None

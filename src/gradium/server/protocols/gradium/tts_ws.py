@@ -11,10 +11,9 @@ from typing import Any
 from gradium.accounts.store import ApiKey
 from gradium.audio.errors import UnknownFormatError
 from gradium.audio.output import AudioEncoder, open_encoder
-from gradium.catalog import voice_params
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
-from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler
+from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler, ready_fields
 from gradium.server.runtime import Runtime
 from gradium.speech.tts import SegmentRenderer, TtsStream
 from gradium.speech.tts_options import OptionError, TtsOptions, parse_tts_options
@@ -22,7 +21,6 @@ from gradium.speech.voice_selection import (
     UnknownVoiceError,
     prepare_rendering,
     resolve_request_voice,
-    resolve_voice,
 )
 from gradium.text.tags import TagError
 
@@ -40,31 +38,13 @@ def _parse_setup(setup: Message) -> tuple[TtsOptions, AudioEncoder]:
     return options, encoder
 
 
-def build_tts_stream(
-    runtime: Runtime, setup: Message, meter: RequestMeter, max_chars: int
-) -> tuple[TtsStream, int]:
-    """Validate a TTS setup for a *catalog* voice into a ready-to-run stream and its sample rate.
-
-    Custom voices and drafts belong to an organisation: use ``open_tts_stream`` for those.
-    """
-    options, encoder = _parse_setup(setup)
-    try:
-        voice = resolve_voice(setup.get("voice_id"), setup.get("voice"))
-    except UnknownVoiceError as exc:
-        raise ProtocolError(exc.message) from None
-    params = voice_params(voice, flite=runtime.flite_enabled)
-    slot = runtime.engine_for(params)
-    renderer = SegmentRenderer(slot.engine, params, options, encoder)
-    stream = TtsStream(renderer, slot.executor, meter.charge, max_chars)
-    return stream, encoder.sample_rate
-
-
 async def open_tts_stream(
     runtime: Runtime, setup: Message, meter: RequestMeter, max_chars: int
 ) -> tuple[TtsStream, int]:
-    """Like ``build_tts_stream`` but also for the organisation's custom voices and drafts.
+    """Validate a TTS setup into a ready-to-run stream and its output sample rate.
 
-    Another organisation's voice is unknown here, exactly like a voice that does not exist.
+    The voice is a catalog voice or one of the organisation's custom voices or drafts; another
+    organisation's voice is unknown here, exactly like a voice that does not exist.
     """
     options, encoder = _parse_setup(setup)
     try:
@@ -102,13 +82,7 @@ class TtsRequest(RequestHandler):
         self.stream, sample_rate = await open_tts_stream(
             self.runtime, self.setup, self.meter, limits.max_text_chars_per_request
         )
-        return {
-            "request_id": self.request_id,
-            "model_name": self.setup.get("model_name") or "default",
-            "sample_rate": sample_rate,
-            "frame_size": sample_rate * 80 // 1000,
-            "text_stream_names": [],
-        }
+        return ready_fields(self.request_id, self.setup, sample_rate)
 
     async def handle_input(self, message: Message) -> None:
         assert self.stream is not None
@@ -119,9 +93,7 @@ class TtsRequest(RequestHandler):
             raise ProtocolError('a text message needs a string "text"')
         try:
             self.stream.push_text(text)
-        except TagError as exc:
-            raise ProtocolError(str(exc)) from None
-        except ValueError as exc:
+        except ValueError as exc:  # a malformed tag (TagError) or text past the length limit
             raise ProtocolError(str(exc)) from None
 
     async def end_input(self) -> None:
