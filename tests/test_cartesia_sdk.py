@@ -95,8 +95,15 @@ def test_status_tokens_and_tts_http(live_server: LiveServer) -> None:
         out["sse_types"] = sorted({e.type for e in events})
         out["sse_last"] = events[-1].type
         out["sse_words"] = [w for e in events if e.type == "timestamps" for w in e.word_timestamps.words]
+        out["sse_phonemes"] = [p for e in events if e.type == "phoneme_timestamps"
+                               for p in e.phoneme_timestamps.phonemes]
         out["sse_audio"] = sum(len(base64.b64decode(e.data)) for e in events if e.type == "chunk")
         out["sse_context"] = {e.context_id for e in events} == {"sse-1"}
+        french = list(client.tts.sse(model_id="sonic-2", transcript="Bonjour, à demain.", language="fr",
+                                     voice={"mode": "id", "id": "b35yykvVppLXyw_l"}, output_format=S16,
+                                     add_phoneme_timestamps=True))
+        out["phonemes"] = [list(zip(e.phoneme_timestamps.phonemes, e.phoneme_timestamps.start,
+                                    e.phoneme_timestamps.end)) for e in french if e.type == "phoneme_timestamps"]
         speech = lambda c, **kw: c.tts.bytes(model_id="sonic-2", transcript="Hi", voice=kw.get("voice", VOICE),
                                              output_format=kw.get("fmt", S16))
         out["errors"] = {
@@ -126,6 +133,13 @@ def test_status_tokens_and_tts_http(live_server: LiveServer) -> None:
     assert values["sse_types"] == ["chunk", "done", "phoneme_timestamps", "timestamps"]
     assert values["sse_last"] == "done" and values["sse_context"] and values["sse_audio"] > 10_000
     assert values["sse_words"] == ["Hello", "world", "How", "are", "you"]
+    assert "ə" in values["sse_phonemes"] and "w" in values["sse_phonemes"]  # "Hello, world", in IPA
+    # espeak-ng's own phonemes, in IPA, with their own times: "Bonjour" is b ɔ̃ ʒ u ʁ.
+    phonemes = [p for piece in values["phonemes"] for p in piece]
+    names = "".join(name for name, _, _ in phonemes)
+    assert "ɔ̃" in names and "ʒ" in names and "ʁ" in names, phonemes
+    assert all(start < end for _, start, end in phonemes)
+    assert [start for _, start, _ in phonemes] == sorted(start for _, start, _ in phonemes)
     errors = values["errors"]
     assert errors["bad_key"][0] == 401 and errors["forged"][0] == 401
     assert errors["no_grant"][0] == 403 and errors["token_voices"][0] == 403

@@ -216,3 +216,18 @@ async def test_http_post_tts_returns_a_wav_file(live_server: LiveServer) -> None
         assert response.status == 200 and response.content_type == "audio/wav"
         samples, rate = read_wav(await response.read())
     assert rate == 48000 and len(samples) > 0.5 * rate
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "audio", "audio": "QUJD+/8="},
+        {"type": "audio", "audio": "", "client_req_id": 'a"\\b\u00e9'},
+        {"audio": "QQ=="},
+        {"type": "text", "text": 'quote " and \\ and \u00e9', "start_s": 0.5},
+    ],
+)
+def test_server_messages_encode_to_the_json_they_hold(message: dict[str, object]) -> None:
+    from gradium.server.protocols.gradium.connection import encode_message
+
+    assert json.loads(encode_message(message)) == message

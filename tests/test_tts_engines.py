@@ -18,6 +18,7 @@ from gradium.engines.flite import FliteEngine, flite_available
 SENTENCES = (Path(__file__).parent / "data" / "roundtrip_sentences.txt").read_text().splitlines()
 QUIRKY = "The cost of the project is $42.50, due 3/4/2024; it's a well-known state-of-the-art fact - really!"
 ENGLISH = VoiceParams("en", "en-us+edward")
+FRENCH = VoiceParams("fr", "fr+f3", pitch=80)
 needs_flite = pytest.mark.skipif(not flite_available(), reason="flite not installed (apt install flite)")
 
 
@@ -153,3 +154,49 @@ def test_flite_timestamps_agree_with_asr(flite_voice: str, decoder: Decoder) -> 
 
 def test_flite_available_is_false_for_unknown_voice() -> None:
     assert flite_available("no_such_voice") is False
+
+
+def test_espeak_instances_synthesize_in_parallel_and_identically() -> None:
+    """Several library copies run at once, and each gives the same samples as a single one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    single = EspeakEngine().synthesize("Bonjour, votre commande est partie.", FRENCH)
+    engine = EspeakEngine(instances=3)
+    texts = ["Bonjour, votre commande est partie.", "Something else entirely.", "Encore autre chose."] * 4
+    voices = [FRENCH, ENGLISH, FRENCH] * 4
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(engine.synthesize, texts, voices))
+    assert len(engine._loaded) == 3  # every copy was used
+    for text, result in zip(texts, results, strict=True):
+        if text == texts[0]:
+            np.testing.assert_array_equal(result.pcm, single.pcm)
+            assert result.words == single.words
+
+
+def test_espeak_reports_ipa_phonemes_inside_their_words() -> None:
+    synthesis = EspeakEngine().synthesize("Bonjour à tous.", FRENCH)
+    names = [p.text for p in synthesis.phonemes]
+    assert names[:3] == ["b", "ɔ̃", "ʒ"], names
+    starts = [p.start_s for p in synthesis.phonemes]
+    assert starts == sorted(starts) and all(p.stop_s > p.start_s for p in synthesis.phonemes)
+    assert synthesis.phonemes[-1].stop_s <= synthesis.duration_s + 1e-3
+    first_word = synthesis.words[0]
+    assert first_word.text == "Bonjour"
+    inside = [p for p in synthesis.phonemes if p.start_s < first_word.stop_s]
+    assert [p.text.lstrip("ˈˌ") for p in inside] == ["b", "ɔ̃", "ʒ", "u", "ʁ"]
+
+
+def test_pitch_factor_scales_phoneme_times_with_the_audio() -> None:
+    engine = EspeakEngine()
+    plain = engine.synthesize("Bonjour à tous.", FRENCH)
+    raised = engine.synthesize("Bonjour à tous.", VoiceParams("fr", "fr+f3", pitch=80, pitch_factor=1.25))
+    assert raised.sample_rate == round(22050 * 1.25)
+    assert [p.text for p in raised.phonemes] == [p.text for p in plain.phonemes]
+    assert raised.phonemes[-1].stop_s == pytest.approx(raised.duration_s, abs=0.05)
+
+
+@needs_flite
+def test_flite_reports_ipa_phonemes() -> None:
+    synthesis = FliteEngine().synthesize("Hello world.", VoiceParams("en", "en-us", flite_voice="slt"))
+    assert [p.text for p in synthesis.phonemes] == ["h", "ə", "l", "oʊ", "w", "ɝ", "l", "d"]
+    assert synthesis.phonemes[0].start_s == pytest.approx(synthesis.words[0].start_s, abs=0.01)

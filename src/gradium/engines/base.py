@@ -40,6 +40,9 @@ class VoiceParams:
     pitch_range: int = 50  # espeak-ng range 0..99
     rate_wpm: int = 175  # speaking rate in words per minute (espeak scale; flite maps it)
     pitch_factor: float = 1.0  # post-synthesis F0 multiplier (formants move with it)
+    # Same text, same samples. Costs espeak-ng a fresh library load per call; requests sampled at a
+    # temperature above 0 vary their prosody anyway and turn it off (see tts_options.vary_prosody).
+    reproducible: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Synthesis:
     pcm: Int16Array  # mono int16 samples
     sample_rate: int
     words: list[WordTiming] = field(default_factory=list)  # relative to the start of ``pcm``
+    # Phonemes (IPA) with their times, where the engine reports them (espeak-ng does); else empty.
+    phonemes: list[WordTiming] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:

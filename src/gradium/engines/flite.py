@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from gradium.engines.base import Synthesis, VoiceParams
+from gradium.engines.base import Synthesis, VoiceParams, WordTiming
 from gradium.engines.pitch import apply_pitch_factor, stretched_duration
 from gradium.engines.wordalign import WordEvent, align_words
 
@@ -126,6 +126,33 @@ def _char_index(text: str) -> list[int]:
     return index
 
 
+# flite's US English phone set (CMU, lower case) in IPA, so timestamps name phonemes the way
+# espeak-ng's do. Stress lives on syllables in flite, so vowels come without stress marks.
+_CMU_TO_IPA = {
+    "aa": "ɑ", "ae": "æ", "ah": "ʌ", "ao": "ɔ", "aw": "aʊ", "ax": "ə", "axr": "ɚ", "ay": "aɪ",
+    "b": "b", "ch": "tʃ", "d": "d", "dh": "ð", "dx": "ɾ", "eh": "ɛ", "el": "l̩", "em": "m̩",
+    "en": "n̩", "er": "ɝ", "ey": "eɪ", "f": "f", "g": "ɡ", "hh": "h", "ih": "ɪ", "ix": "ɨ",
+    "iy": "i", "jh": "dʒ", "k": "k", "l": "l", "m": "m", "n": "n", "ng": "ŋ", "nx": "ɾ̃",
+    "ow": "oʊ", "oy": "ɔɪ", "p": "p", "r": "ɹ", "s": "s", "sh": "ʃ", "t": "t", "th": "θ",
+    "uh": "ʊ", "uw": "u", "v": "v", "w": "w", "y": "j", "z": "z", "zh": "ʒ",
+}  # fmt: skip
+
+
+def _phonemes(lib: ctypes.CDLL, utterance: int) -> list[WordTiming]:
+    """Each Segment (phone) with its start and end; pauses (``pau``) are left out."""
+    phonemes: list[WordTiming] = []
+    start = 0.0
+    segment = lib.relation_head(lib.utt_relation(utterance, b"Segment"))
+    while segment:
+        end = float(lib.ffeature_float(segment, b"end"))
+        name = (lib.item_feat_string(segment, b"name") or b"").decode("ascii", "replace")
+        if name in _CMU_TO_IPA and end > start:
+            phonemes.append(WordTiming(_CMU_TO_IPA[name], round(start, 4), round(end, 4)))
+        start = end
+        segment = lib.item_next(segment)
+    return phonemes
+
+
 def _token_events(lib: ctypes.CDLL, utterance: int, text: str) -> list[WordEvent]:
     """One event per Token that has audio: the start of its first segment, placed by file_pos."""
     byte_to_char = _char_index(text)
@@ -180,7 +207,8 @@ class FliteEngine:
             try:
                 pcm, rate = _wave_samples(lib, utterance)
                 events = _token_events(lib, utterance, text)
+                phonemes = _phonemes(lib, utterance)
             finally:
                 lib.delete_utterance(utterance)
         words = align_words(text, events, pcm, rate)
-        return apply_pitch_factor(Synthesis(pcm, rate, words), voice.pitch_factor)
+        return apply_pitch_factor(Synthesis(pcm, rate, words, phonemes), voice.pitch_factor)

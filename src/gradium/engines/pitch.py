@@ -1,15 +1,14 @@
 """Move F0 of any engine's output by a factor, keeping the speaking rate.
 
-Engines synthesize ``factor`` times slower, then the audio is resampled so that it plays ``factor``
-times faster at the same sample rate. Playing faster scales F0 and formants together (a "smaller"
-or "bigger" speaker) and brings the duration back to normal. This is cheap (soxr) and deterministic,
+Engines synthesize ``factor`` times slower, then the audio is played ``factor`` times faster: the
+samples are kept and only their declared sample rate is multiplied by ``factor``. Playing faster
+scales F0 and formants together (a "smaller" or "bigger" speaker) and brings the duration back to
+normal. The resampling this implies is done once, by the output encoder, in the same pass that
+converts to the output format's rate, so moving F0 costs no DSP of its own. It is deterministic,
 unlike a vocoder, and works the same for every engine.
 """
 
 from __future__ import annotations
-
-import numpy as np
-import soxr
 
 from gradium.engines.base import Synthesis, WordTiming
 
@@ -40,17 +39,15 @@ def stretched_duration(stretch: float, factor: float) -> float:
 
 
 def apply_pitch_factor(synthesis: Synthesis, factor: float) -> Synthesis:
-    """Play ``synthesis`` ``factor`` times faster at its own sample rate; timings scale by 1/factor."""
+    """Play ``synthesis`` ``factor`` times faster: same samples, rate times ``factor``."""
     if _is_identity(factor) or len(synthesis.pcm) == 0:
         return synthesis
-    factor = clamp_factor(factor)
-    rate = synthesis.sample_rate
-    samples = synthesis.pcm.astype(np.float32) / 32768.0
-    # Reading the samples as if recorded at rate*factor and converting to rate shortens them by factor.
-    faster = soxr.resample(samples, rate * factor, rate, quality="HQ")
-    pcm = np.clip(np.round(faster * 32768.0), -32768, 32767).astype(np.int16)
-    words = [
-        WordTiming(word.text, round(word.start_s / factor, 4), round(word.stop_s / factor, 4))
-        for word in synthesis.words
-    ]
-    return Synthesis(pcm, rate, words)
+    rate = round(synthesis.sample_rate * clamp_factor(factor))
+    exact = synthesis.sample_rate / rate  # timings follow the rounded rate, sample for sample
+    return Synthesis(
+        synthesis.pcm, rate, _scaled(synthesis.words, exact), _scaled(synthesis.phonemes, exact)
+    )
+
+
+def _scaled(timings: list[WordTiming], scale: float) -> list[WordTiming]:
+    return [WordTiming(t.text, round(t.start_s * scale, 4), round(t.stop_s * scale, 4)) for t in timings]

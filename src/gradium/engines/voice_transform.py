@@ -191,7 +191,7 @@ class VoiceTransform:
         y = _fit_length(world_synthesize(f0, envelope, features.aperiodicity, rate), len(x))
         y = _match_level(y, x)
         pcm = np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
-        return Synthesis(pcm, rate, synthesis.words)
+        return Synthesis(pcm, rate, synthesis.words, synthesis.phonemes)
 
     def _map_f0(self, f0: NDArray[np.float64]) -> NDArray[np.float64]:
         plan = self.plan

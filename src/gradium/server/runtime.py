@@ -1,9 +1,12 @@
 """What a running server holds: settings, the account store, engines and their workers.
 
 Worker model (measured and explained in the README):
-- espeak-ng keeps one global state per process, and flite is not known to be re-entrant, so each
-  TTS engine gets exactly one dedicated worker thread. ctypes releases the GIL while the C code
-  synthesizes, so these threads run beside the event loop on another core.
+- espeak-ng keeps one global state per loaded library, so the engine loads one private copy of the
+  library per worker thread (``tts_threads``, one per core by default); flite is not known to be
+  re-entrant and gets one thread. ctypes releases the GIL while the C code synthesizes, so these
+  threads run beside the event loop on the other cores. Jobs are taken earliest playback deadline
+  first (``gradium.speech.render_queue``): a new request's first sentence does not wait behind
+  sentences that other listeners will only need seconds from now.
 - pocketsphinx holds the GIL while decoding, so STT runs in a pool of worker processes.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from gradium.accounts.store import AccountStore
@@ -19,6 +22,7 @@ from gradium.engines.base import TTSEngine, VoiceParams
 from gradium.engines.espeak import EspeakEngine
 from gradium.engines.flite import FliteEngine, flite_available
 from gradium.server.settings import Settings
+from gradium.speech.render_queue import DeadlineExecutor
 from gradium.workers.stt_pool import SttWorkerPool
 
 log = logging.getLogger("gradium.runtime")
@@ -35,12 +39,12 @@ class Runtime:
         self.settings = settings
         self.store = AccountStore(settings.data_dir)
         self.tts: dict[str, EngineSlot] = {
-            "espeak": EngineSlot(EspeakEngine(), ThreadPoolExecutor(1, thread_name_prefix="tts-espeak")),
+            "espeak": EngineSlot(
+                EspeakEngine(settings.tts_threads), DeadlineExecutor(settings.tts_threads, "tts-espeak")
+            ),
         }
         if settings.use_flite and flite_available():
-            self.tts["flite"] = EngineSlot(
-                FliteEngine(), ThreadPoolExecutor(1, thread_name_prefix="tts-flite")
-            )
+            self.tts["flite"] = EngineSlot(FliteEngine(), DeadlineExecutor(1, "tts-flite"))
         self.stt_pool = SttWorkerPool(settings.stt_workers)
 
     @property
@@ -61,6 +65,8 @@ class Runtime:
         """Load each engine once so that the first request does not pay the library start-up."""
         loop = asyncio.get_running_loop()
         for name, slot in self.tts.items():
+            if isinstance(slot.engine, EspeakEngine):
+                await asyncio.to_thread(slot.engine.prepare)
             voice = VoiceParams(
                 language="en", espeak_voice="en-us", flite_voice="rms" if name == "flite" else None
             )
@@ -69,6 +75,5 @@ class Runtime:
     async def close(self) -> None:
         await self.stt_pool.close()
         for slot in self.tts.values():
-            if isinstance(slot.executor, ThreadPoolExecutor):
-                slot.executor.shutdown(wait=False, cancel_futures=True)
+            slot.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()

@@ -46,6 +46,10 @@ class Settings:
     stt_workers: int = field(
         default_factory=lambda: _env_int("GRADIUM_STT_WORKERS", max(1, os.cpu_count() or 1))
     )
+    # espeak-ng copies synthesizing at once (one per core by default; see gradium.engines.espeak).
+    tts_threads: int = field(
+        default_factory=lambda: _env_int("GRADIUM_TTS_THREADS", max(1, os.cpu_count() or 1))
+    )
     use_flite: bool = field(default_factory=lambda: os.environ.get("GRADIUM_DISABLE_FLITE", "") != "1")
     limits: Limits = field(
         default_factory=lambda: Limits(idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0))

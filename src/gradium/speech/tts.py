@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import numpy as np
 
 from gradium.audio.output import AudioEncoder
 from gradium.engines.base import Synthesis, TTSEngine, VoiceParams, WordTiming
+from gradium.speech.render_queue import DeadlineExecutor
 from gradium.speech.tts_options import TtsOptions, apply_speed, vary_prosody
 from gradium.text.segmenter import Break, Segment, SegmenterItem, TextSegmenter
 
@@ -29,6 +31,7 @@ class RenderedAudio:
 
     chunks: list[bytes] = field(default_factory=list)
     words: list[WordTiming] = field(default_factory=list)
+    phonemes: list[WordTiming] = field(default_factory=list)  # empty when the engine reports none
 
 
 class SynthesisTransform(Protocol):
@@ -76,11 +79,13 @@ class SegmentRenderer:
         synthesis = self.engine.synthesize(text, voice)
         if self.transform is not None:
             synthesis = self.transform.apply(synthesis)
-        words = [
-            WordTiming(w.text, round(self.position_s + w.start_s, 3), round(self.position_s + w.stop_s, 3))
-            for w in synthesis.words
-        ]
-        return RenderedAudio(self._encode(synthesis.pcm, synthesis.sample_rate), words)
+        words = self._on_timeline(synthesis.words)
+        phonemes = self._on_timeline(synthesis.phonemes)
+        return RenderedAudio(self._encode(synthesis.pcm, synthesis.sample_rate), words, phonemes)
+
+    def _on_timeline(self, timings: list[WordTiming]) -> list[WordTiming]:
+        start = self.position_s
+        return [WordTiming(t.text, round(start + t.start_s, 3), round(start + t.stop_s, 3)) for t in timings]
 
     def _silence(self, seconds: float) -> RenderedAudio:
         rate = self.encoder.sample_rate
@@ -114,9 +119,12 @@ class TtsStream:
         self.received_chars = 0
         self.billed_chars = 0
         self.ended = False
+        self.started: float | None = None  # monotonic time of the first text: playback's origin
 
     def push_text(self, text: str) -> None:
         """Queue text; raises TagError for a malformed tag and ValueError past the length limit."""
+        if self.started is None:
+            self.started = time.monotonic()
         self.received_chars += len(text)
         if self.received_chars > self.max_chars:
             raise ValueError(f"text exceeds the limit of {self.max_chars} characters per request")
@@ -139,7 +147,7 @@ class TtsStream:
             # an error and never the audio it could not pay for.
             paid = asyncio.ensure_future(self.charge(len(item.text))) if isinstance(item, Segment) else None
             try:
-                rendered = await loop.run_in_executor(self.executor, self.renderer.render, item)
+                rendered = await self._render(item)
             finally:
                 if paid is not None:
                     await paid
@@ -148,6 +156,13 @@ class TtsStream:
             if rendered.chunks or rendered.words:
                 yield rendered
         yield await loop.run_in_executor(self.executor, self.renderer.finish)
+
+    def _render(self, item: SegmenterItem) -> asyncio.Future[RenderedAudio]:
+        """Render on the engine's threads; a segment is due when the audio before it has played."""
+        if not isinstance(self.executor, DeadlineExecutor):
+            return asyncio.get_running_loop().run_in_executor(self.executor, self.renderer.render, item)
+        due = (self.started or time.monotonic()) + self.renderer.position_s
+        return asyncio.wrap_future(self.executor.submit_due(due, self.renderer.render, item))
 
     @property
     def audio_seconds(self) -> float:

@@ -103,4 +103,5 @@ def vary_prosody(voice: VoiceParams, temp: float, rng: random.Random) -> VoicePa
         pitch_range=max(0, min(99, pitch_range)),
         rate_wpm=max(80, min(450, round(rate))),
         pitch_factor=factor,
+        reproducible=False,
     )

@@ -185,7 +185,8 @@ class _CartesiaRenderer(SegmentRenderer):
         flush = isinstance(item, Flush)
         # TtsStream only yields non-empty results; an empty chunk keeps a flush marker visible.
         chunks = rendered.chunks or ([b""] if flush else [])
-        return TimedAudio(chunks, rendered.words, (time.perf_counter() - started) * 1000, flush)
+        step_ms = (time.perf_counter() - started) * 1000
+        return TimedAudio(chunks, rendered.words, rendered.phonemes, step_ms=step_ms, flush=flush)
 
 
 class CartesiaTts:
@@ -225,10 +226,13 @@ class CartesiaTts:
     async def pieces(self) -> AsyncIterator[TimedAudio]:
         async for rendered in self.stream.output():
             piece = (
-                rendered if isinstance(rendered, TimedAudio) else TimedAudio(rendered.chunks, rendered.words)
+                rendered
+                if isinstance(rendered, TimedAudio)
+                else TimedAudio(rendered.chunks, rendered.words, rendered.phonemes)
             )
             if self.spec.max_seconds is not None:
                 piece.words = [w for w in piece.words if w.start_s < self.spec.max_seconds]
+                piece.phonemes = [p for p in piece.phonemes if p.start_s < self.spec.max_seconds]
             yield piece
 
     async def record_usage(self) -> None:
@@ -267,7 +271,8 @@ def timestamps_message(words: list[WordTiming], context_id: str | None) -> dict[
 
 
 def approximate_phonemes(words: list[WordTiming]) -> tuple[list[str], list[float], list[float]]:
-    """Letter-level timings spread evenly over each word: the engines report no phoneme times."""
+    """Letter-level timings spread evenly over each word, for an engine that reports no phonemes
+    (espeak-ng and flite both report real ones, in IPA, with their own times)."""
     phonemes: list[str] = []
     starts: list[float] = []
     ends: list[float] = []
@@ -281,8 +286,13 @@ def approximate_phonemes(words: list[WordTiming]) -> tuple[list[str], list[float
     return phonemes, starts, ends
 
 
-def phonemes_message(words: list[WordTiming], context_id: str | None) -> dict[str, Any]:
-    phonemes, starts, ends = approximate_phonemes(words)
+def phonemes_message(piece: RenderedAudio, context_id: str | None) -> dict[str, Any]:
+    if piece.phonemes:
+        phonemes = [p.text for p in piece.phonemes]
+        starts = [p.start_s for p in piece.phonemes]
+        ends = [p.stop_s for p in piece.phonemes]
+    else:
+        phonemes, starts, ends = approximate_phonemes(piece.words)
     return {
         **base_message("phoneme_timestamps", context_id),
         "phoneme_timestamps": {"phonemes": phonemes, "start": starts, "end": ends},
@@ -296,6 +306,6 @@ def piece_messages(
     messages = [chunk_message(chunk, piece.step_ms, context_id) for chunk in piece.chunks if chunk]
     if words and piece.words:
         messages.append(timestamps_message(piece.words, context_id))
-    if phonemes and piece.words:
-        messages.append(phonemes_message(piece.words, context_id))
+    if phonemes and (piece.phonemes or piece.words):
+        messages.append(phonemes_message(piece, context_id))
     return messages

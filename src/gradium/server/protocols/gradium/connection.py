@@ -24,6 +24,21 @@ from gradium.server.runtime import Runtime
 log = logging.getLogger("gradium.ws")
 
 Message = dict[str, Any]
+
+
+def encode_message(message: Message) -> str:
+    """The JSON text of a server message.
+
+    An audio message is mostly its base64 payload, which holds no character that JSON escapes, so
+    it is spliced in verbatim instead of being scanned by the encoder (a tenth of the event loop's
+    time went there).
+    """
+    audio = message.get("audio")
+    if not isinstance(audio, str):
+        return json.dumps(message, separators=(",", ":"))
+    rest = json.dumps({k: v for k, v in message.items() if k != "audio"}, separators=(",", ":"))
+    separator = "," if len(rest) > 2 else ""
+    return f'{rest[:-1]}{separator}"audio":"{audio}"}}'
 Emit = Callable[[Message], Awaitable[None]]
 INPUT_TYPES = frozenset({"text", "audio", "flush"})
 
@@ -291,9 +306,13 @@ class GradiumConnection:
             if self.ws.application_state != WebSocketState.CONNECTED:
                 continue
             try:
-                await self.ws.send_text(json.dumps(message, separators=(",", ":")))
+                await self.ws.send_text(encode_message(message))
             except Exception:
                 self.done.set()  # the client is gone; drain the queue quietly
+            # A send that does not block never suspends this task, so one rendered sentence (a
+            # dozen chunks) would go out in one go while other sockets wait for their first audio.
+            # Yielding after each message makes the sockets take turns.
+            await asyncio.sleep(0)
 
     async def _close(self, code: int) -> None:
         if self.ws.application_state == WebSocketState.CONNECTED:
