@@ -150,14 +150,14 @@ class AccountStore(VoiceStoreMixin):
         ``amount`` are left. With it, whatever is left (up to ``amount``) is taken.
         """
         _check_non_negative("amount", amount)
+        if not allow_partial:
+            return self._charge_exactly(org_id, amount)
         with self._writer.begin() as conn:
             remaining = conn.scalar(
                 sa.select(organisations.c.remaining_credits).where(organisations.c.id == org_id))
             if remaining is None:
                 raise UnknownOrganisation(f"no organisation {org_id}")
-            taken = min(amount, remaining) if allow_partial else amount
-            if taken > remaining:
-                raise InsufficientCredits(remaining, amount)
+            taken = min(amount, int(remaining))
             # The guard repeats the check inside the single UPDATE, so even a caller that somehow
             # bypassed the write lock could never drive the balance negative.
             updated = conn.execute(
@@ -167,6 +167,22 @@ class AccountStore(VoiceStoreMixin):
             if updated.rowcount != 1:
                 raise InsufficientCredits(remaining, amount)
             return taken
+
+    def _charge_exactly(self, org_id: int, amount: int) -> int:
+        """All-or-nothing charge in one guarded UPDATE (the hot path: every TTS clause pays)."""
+        with self._writer.begin() as conn:
+            charged = conn.execute(
+                sa.update(organisations)
+                .where(organisations.c.id == org_id, organisations.c.remaining_credits >= amount)
+                .values(remaining_credits=organisations.c.remaining_credits - amount)
+                .returning(organisations.c.id)).first()
+            if charged is not None:
+                return amount
+            remaining = conn.scalar(
+                sa.select(organisations.c.remaining_credits).where(organisations.c.id == org_id))
+        if remaining is None:
+            raise UnknownOrganisation(f"no organisation {org_id}")
+        raise InsufficientCredits(remaining, amount)
 
     # Usage ---------------------------------------------------------------------------------------
 

@@ -6,10 +6,19 @@ import numpy as np
 import soxr
 from numpy.typing import NDArray
 
-from .convert import float_to_int16, int16_to_float
+from .convert import int16_to_float
 
 EMPTY_INT16: NDArray[np.int16] = np.zeros(0, dtype=np.int16)
 _EMPTY_FLOAT: NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+
+
+def _finite_to_int16(samples: NDArray[np.float32]) -> NDArray[np.int16]:
+    """``float_to_int16`` without its NaN/inf pass: soxr turns finite int16 input into finite output,
+    and that pass was half the conversion's time on every chunk of TTS audio."""
+    scaled = np.rint(samples * np.float32(32768.0))
+    np.clip(scaled, -32768, 32767, out=scaled)
+    converted: NDArray[np.int16] = scaled.astype(np.int16)
+    return converted
 
 
 class StreamResampler:
@@ -31,10 +40,10 @@ class StreamResampler:
     def process(self, samples: NDArray[np.int16]) -> NDArray[np.int16]:
         if self._stream is None or samples.size == 0:
             return samples
-        return float_to_int16(self._stream.resample_chunk(int16_to_float(samples), last=False))
+        return _finite_to_int16(self._stream.resample_chunk(int16_to_float(samples), last=False))
 
     def flush(self) -> NDArray[np.int16]:
         """Return the samples still held in the filter; call once, at the end of the stream."""
         if self._stream is None:
             return EMPTY_INT16
-        return float_to_int16(self._stream.resample_chunk(_EMPTY_FLOAT, last=True))
+        return _finite_to_int16(self._stream.resample_chunk(_EMPTY_FLOAT, last=True))
