@@ -72,6 +72,12 @@ class SegmentRenderer:
     def finish(self) -> RenderedAudio:
         return RenderedAudio(chunks=self.encoder.finish())
 
+    def render_last(self, item: SegmenterItem) -> RenderedAudio:
+        """``render`` then ``finish``: the stream's last item and the encoder's tail together."""
+        rendered = self.render(item)
+        rendered.chunks.extend(self.finish().chunks)
+        return rendered
+
     def _speak(self, text: str) -> RenderedAudio:
         if self.options.rewrite_rules is not None:
             text = self.options.rewrite_rules.apply(text)
@@ -140,29 +146,36 @@ class TtsStream:
         self.items.put_nowait(None)
 
     async def output(self) -> AsyncIterator[RenderedAudio]:
-        loop = asyncio.get_running_loop()
         while (item := await self.items.get()) is not None:
+            # The last item is rendered and the encoder finished in one job (one thread hop less).
+            last = self.ended and self.items.qsize() == 1  # only the end marker is left
             # The credit deduction (a database write) runs while the segment is synthesized, and its
             # audio is released only once it is paid for: a request that runs out of credits gets
             # an error and never the audio it could not pay for.
             paid = asyncio.ensure_future(self.charge(len(item.text))) if isinstance(item, Segment) else None
             try:
-                rendered = await self._render(item)
+                render = self.renderer.render_last if last else self.renderer.render
+                rendered = await self._render(render, item)
             finally:
                 if paid is not None:
                     await paid
             if isinstance(item, Segment):
                 self.billed_chars += len(item.text)
+            if last:
+                yield rendered
+                return
             if rendered.chunks or rendered.words:
                 yield rendered
-        yield await loop.run_in_executor(self.executor, self.renderer.finish)
+        yield await asyncio.get_running_loop().run_in_executor(self.executor, self.renderer.finish)
 
-    def _render(self, item: SegmenterItem) -> asyncio.Future[RenderedAudio]:
+    def _render(
+        self, render: Callable[[SegmenterItem], RenderedAudio], item: SegmenterItem
+    ) -> asyncio.Future[RenderedAudio]:
         """Render on the engine's threads; a segment is due when the audio before it has played."""
         if not isinstance(self.executor, DeadlineExecutor):
-            return asyncio.get_running_loop().run_in_executor(self.executor, self.renderer.render, item)
+            return asyncio.get_running_loop().run_in_executor(self.executor, render, item)
         due = (self.started or time.monotonic()) + self.renderer.position_s
-        return asyncio.wrap_future(self.executor.submit_due(due, self.renderer.render, item))
+        return asyncio.wrap_future(self.executor.submit_due(due, render, item))
 
     @property
     def audio_seconds(self) -> float:

@@ -104,11 +104,17 @@ class ResolvedVoice:
     base_f0_hz: float = 0.0  # the base voice's nominal median F0 (custom voices and drafts)
 
 
+def needs_database(voice_id: object) -> bool:
+    """Whether resolving ``voice_id`` reads the database (a custom voice or draft), or only the
+    in-memory catalog: the server then skips the thread hop for catalog voices."""
+    return voice_id is not None and voice_id != "" and str(voice_id) not in load_catalog()
+
+
 def resolve_request_voice(
     store: AccountStore, org_id: int, voice_id: object, voice_name: object, *, flite: bool
 ) -> ResolvedVoice:
     """Catalog voice, the organisation's custom voice, or its live draft. Blocking (database)."""
-    if voice_id is not None and voice_id != "" and str(voice_id) not in load_catalog():
+    if needs_database(voice_id):
         uid = str(voice_id)
         try:
             if uid.startswith(DRAFT_ID_PREFIX):

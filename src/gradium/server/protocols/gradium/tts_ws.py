@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import uuid
+from functools import partial
 from typing import Any
 
 from gradium.accounts.store import ApiKey
@@ -19,6 +20,7 @@ from gradium.speech.tts import SegmentRenderer, TtsStream
 from gradium.speech.tts_options import OptionError, TtsOptions, parse_tts_options
 from gradium.speech.voice_selection import (
     UnknownVoiceError,
+    needs_database,
     prepare_rendering,
     resolve_request_voice,
 )
@@ -47,23 +49,27 @@ async def open_tts_stream(
     organisation's voice is unknown here, exactly like a voice that does not exist.
     """
     options, encoder = _parse_setup(setup)
+    resolve = partial(
+        resolve_request_voice,
+        runtime.store,
+        meter.org_id,
+        setup.get("voice_id"),
+        setup.get("voice"),
+        flite=runtime.flite_enabled,
+    )
     try:
-        voice = await asyncio.to_thread(
-            resolve_request_voice,
-            runtime.store,
-            meter.org_id,
-            setup.get("voice_id"),
-            setup.get("voice"),
-            flite=runtime.flite_enabled,
-        )
+        # A catalog voice is a dictionary lookup: no thread hop (it is most requests).
+        voice = await asyncio.to_thread(resolve) if needs_database(setup.get("voice_id")) else resolve()
     except UnknownVoiceError as exc:
         raise VoiceNotFound(exc.message) from None
     slot = runtime.engine_for(voice.params)
-    # The first request for a base voice synthesizes its calibration text: engine thread only.
-    loop = asyncio.get_running_loop()
-    params, transform = await loop.run_in_executor(
-        slot.executor, prepare_rendering, voice, slot.engine, options.cfg_coef
-    )
+    if voice.profile is None:
+        params, transform = voice.params, None
+    else:
+        # The first request for a base voice synthesizes its calibration text: engine thread only.
+        params, transform = await asyncio.get_running_loop().run_in_executor(
+            slot.executor, prepare_rendering, voice, slot.engine, options.cfg_coef
+        )
     renderer = SegmentRenderer(slot.engine, params, options, encoder, transform)
     stream = TtsStream(renderer, slot.executor, meter.charge, max_chars)
     return stream, encoder.sample_rate
