@@ -231,3 +231,11 @@ def test_server_messages_encode_to_the_json_they_hold(message: dict[str, object]
     from gradium.server.protocols.gradium.connection import encode_message
 
     assert json.loads(encode_message(message)) == message
+
+
+def test_cartesia_frames_splice_their_data_payload() -> None:
+    from gradium.server.protocols.json_frames import encode_frame
+
+    message = {"type": "chunk", "data": "AAEC", "done": False, "status_code": 206, "context_id": 'c"1'}
+    assert json.loads(encode_frame(message, "data")) == message
+    assert json.loads(encode_frame({"type": "done", "data": None}, "data")) == {"type": "done", "data": None}

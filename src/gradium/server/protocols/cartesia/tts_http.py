@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -14,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from gradium.audio.output import wav_with_sizes
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
+from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.tags import TagError
 
@@ -114,7 +114,7 @@ async def tts_bytes(body: JsonBody, principal: TtsCaller, request: Request) -> R
 
 
 def sse_event(message: dict[str, Any]) -> bytes:
-    return f"event: {message['type']}\ndata: {json.dumps(message, separators=(',', ':'))}\n\n".encode()
+    return f"event: {message['type']}\ndata: {encode_frame(message, 'data')}\n\n".encode()
 
 
 async def _events(

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
+from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.tags import TagError
 
@@ -193,4 +194,4 @@ class TtsSocket:
             if self.ws.application_state != WebSocketState.CONNECTED:
                 continue
             with contextlib.suppress(Exception):
-                await self.ws.send_text(json.dumps(message, separators=(",", ":")))
+                await self.ws.send_text(encode_frame(message, "data"))
