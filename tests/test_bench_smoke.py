@@ -32,6 +32,9 @@ def test_bench_smoke_against_a_live_server(live_server: LiveServer, tmp_path: Pa
         assert row["requests"] >= 1 and row["ttfa_ms"]["n"] == row["requests"]
         assert row["audio_s_per_wall_s"] > 0 and row["raw"]["requests"] >= 1
         assert row["ratio"]["ttfa_p50"] is not None
+    paced = result["tts_paced"]
+    assert paced and all(row["streams"] == 2 and row["ttfa_ms"]["n"] == row["requests"] >= 2 for row in paced)
+    assert "real-time listener" in (tmp_path / "bench.md").read_text()
     level = result["stt"]["levels"][0]
     assert level["streams"] == 1 and level["final_latency_ms"]["n"] == 1
     assert result["stt"]["clips"][0]["reference"] in ("forced-alignment", "offline-decode")

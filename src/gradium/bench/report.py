@@ -36,6 +36,21 @@ def _tts_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _paced_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| engine | text | real-time streams | requests | TTFA p50 ms | TTFA p95 ms | chunk gap p95 ms "
+        "| worst underrun p95 ms | server CPU ms/req |",
+        "|" + "---|" * 9,
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['engine']} | {r['text']} ({r['chars']} ch) | {r['streams']} | {r['requests']} "
+            f"| {_fmt(r['ttfa_ms']['p50'])} | {_fmt(r['ttfa_ms']['p95'])} | {_fmt(r['chunk_gap_ms']['p95'])} "
+            f"| {_fmt(r['underrun_ms']['p95'])} | {_fmt(r['server_cpu_ms_per_request'])} |"
+        )
+    return lines
+
+
 def _stt_table(stt: dict[str, Any]) -> list[str]:
     raw = stt["raw"]
     lines = [
@@ -105,6 +120,13 @@ def markdown(result: dict[str, Any], checks: list[Check]) -> str:
         "## TTS (speech/tts, output pcm 48 kHz; ratios are server / raw engine)",
         "",
         *_tts_table(result["tts"]),
+        "",
+        "Every client above asks again the moment its audio has arrived: a stress test, with more audio",
+        "per client than anyone listens to. Below, each client is a real-time listener: clients arrive",
+        "at random times within a second, play each answer from its first audio, and ask again only",
+        "when it has played out.",
+        "",
+        *_paced_table(result.get("tts_paced", [])),
         "",
         f"## STT (speech/asr, 24 kHz pcm at real-time pace in 80 ms chunks, delay_in_frames "
         f"{result['config']['stt_delay_in_frames']})",

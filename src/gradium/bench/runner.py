@@ -26,6 +26,9 @@ from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES
 @dataclass
 class BenchConfig:
     concurrency: list[int] = field(default_factory=lambda: [1, 8, 32, 64])
+    # Real-time listeners (see bench.tts.run_level): short text, one message, every engine.
+    paced_concurrency: list[int] = field(default_factory=lambda: [32, 64])
+    paced_requests: int = 4  # per paced client
     min_requests: int = 20  # per TTS level: low concurrency repeats requests to fill percentiles
     stt_levels: list[int] = field(default_factory=lambda: [1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32])
     stt_clips: list[str] | None = None  # default: every English clip of at least stt_min_clip_s
@@ -39,6 +42,11 @@ class BenchConfig:
     texts: dict[str, dict[str, str]] = field(default_factory=lambda: TEXTS)
     modes: tuple[str, ...] = ("all", "words")
     progress: bool = True
+
+
+def _cpu_ms(before: float | None, after: float | None, requests: int) -> float | None:
+    """Server CPU milliseconds per request between two readings (None when the pid is unknown)."""
+    return None if before is None or after is None else round(1000 * (after - before) / requests, 2)
 
 
 def _per_stream(streams: int, min_requests: int) -> int:
@@ -68,6 +76,7 @@ class Run:
         config = self.config
         clips = load_clips(config.corpus, config.stt_clips, config.stt_min_clip_s)
         total = 2 * len(self.cases) * len(config.concurrency) + len(config.stt_levels)
+        total += len(self._paced_cases()) * len(config.paced_concurrency)
         total += len(clips) + config.soak_requests
         result: dict[str, Any] = {
             "machine": machine.describe(),
@@ -86,6 +95,7 @@ class Run:
                 await asyncio.sleep(1.0)  # let the freshly started server settle before "idle"
                 idle = self._memory()
                 result["tts"] = await self._tts(session)
+                result["tts_paced"] = await self._tts_paced(session)
                 result["stt"] = await self._stt(session, clips)
                 result["memory"] = await self._memory_section(session, idle, result, clips)
         self.bar = None
@@ -114,11 +124,7 @@ class Run:
                     "mode": case.mode,
                     "streams": streams,
                     **tts.summarize_level(results, wall),
-                    "server_cpu_ms_per_request": (
-                        None
-                        if cpu is None or after is None
-                        else round(1000 * (after - cpu) / len(results), 2)
-                    ),
+                    "server_cpu_ms_per_request": _cpu_ms(cpu, after, len(results)),
                     "peak_memory": dataclasses.asdict(sampler.peak) if sampler.peak else None,
                 }
                 tick(1)
@@ -126,6 +132,31 @@ class Run:
                 tick(1)
                 _add_ratios(row)
                 rows.append(row)
+        return rows
+
+    def _paced_cases(self) -> list[TtsCase]:
+        return [c for c in self.cases if c.text_name == "short" and c.mode == "all"]
+
+    async def _tts_paced(self, session: aiohttp.ClientSession) -> list[dict[str, Any]]:
+        rows = []
+        for case in self._paced_cases():
+            for streams in self.config.paced_concurrency:
+                tick = self._tick(f"TTS {case.key} x{streams} real-time")
+                cpu = self._server_cpu()
+                results, wall = await tts.run_level(
+                    session, self.target.ws_url, self.target.api_key, case, streams,
+                    self.config.paced_requests, paced=True,
+                )  # fmt: skip
+                after = self._server_cpu()
+                rows.append({
+                    "engine": case.engine,
+                    "text": case.text_name,
+                    "chars": len(case.text),
+                    "streams": streams,
+                    **tts.summarize_level(results, wall),
+                    "server_cpu_ms_per_request": _cpu_ms(cpu, after, len(results)),
+                })  # fmt: skip
+                tick(1)
         return rows
 
     async def _raw_tts(self, case: TtsCase, streams: int, per_stream: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import itertools
 import json
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from gradium.bench.stats import Summary, summarize
 OUTPUT_FORMAT = "pcm"  # the protocol's raw format: 48 kHz mono s16le
 OUTPUT_RATE = 48_000
 SILENCE_LEVEL = 64  # |sample| above this (-54 dBFS) counts as sound
+PACED_ARRIVAL_S = 1.0  # paced clients start at random times within this window
 
 
 @dataclass
@@ -93,12 +95,36 @@ async def tts_request(session: aiohttp.ClientSession, ws_url: str, key: str, cas
 
 
 async def run_level(
-    session: aiohttp.ClientSession, ws_url: str, key: str, case: TtsCase, streams: int, per_stream: int
+    session: aiohttp.ClientSession,
+    ws_url: str,
+    key: str,
+    case: TtsCase,
+    streams: int,
+    per_stream: int,
+    *,
+    paced: bool = False,
 ) -> tuple[list[TtsResult], float]:
-    """``streams`` concurrent clients, each making ``per_stream`` requests back to back."""
+    """``streams`` concurrent clients, each making ``per_stream`` requests.
+
+    Back to back by default: a stress test, each client asks again the moment its audio has
+    arrived, which is far more audio per client than anyone can listen to. ``paced`` clients are
+    real-time listeners instead: they arrive at random times within the first second, play each
+    answer from its first audio, and ask again only when it has played out.
+    """
+    rng = random.Random(streams)
 
     async def client() -> list[TtsResult]:
-        return [await tts_request(session, ws_url, key, case) for _ in range(per_stream)]
+        results = []
+        if paced:
+            await asyncio.sleep(rng.uniform(0.0, PACED_ARRIVAL_S))
+        for _ in range(per_stream):
+            opened = time.perf_counter()
+            result = await tts_request(session, ws_url, key, case)
+            results.append(result)
+            if paced:
+                first_audio = opened + result.connect_s + result.setup_s + result.ttfa_s
+                await asyncio.sleep(max(0.0, first_audio + result.audio_s - time.perf_counter()))
+        return results
 
     started = time.perf_counter()
     batches = await asyncio.gather(*(client() for _ in range(streams)))

@@ -23,6 +23,12 @@ def _ints(value: str) -> list[int]:
     help="Directory for bench.json, bench.md and the PNG plots.",
 )
 @click.option("--concurrency", default="1,8,32,64", show_default=True, help="TTS concurrent streams.")
+@click.option(
+    "--realtime",
+    default="32,64",
+    show_default=True,
+    help="TTS real-time listeners (each plays its audio before asking again); empty skips.",
+)
 @click.option("--min-requests", default=20, show_default=True, help="TTS requests per level (at least).")
 @click.option(
     "--stt-levels",
@@ -65,6 +71,7 @@ def bench(
     server_pid: int | None,
     out: Path,
     concurrency: str,
+    realtime: str,
     min_requests: int,
     stt_levels: str,
     stt_clips: tuple[str, ...],
@@ -85,6 +92,7 @@ def bench(
     else:
         config = BenchConfig(
             concurrency=_ints(concurrency),
+            paced_concurrency=_ints(realtime),
             min_requests=min_requests,
             stt_levels=_ints(stt_levels),
             stt_clips=list(stt_clips) or None,
