@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import itertools
 import os
 import queue
 import shutil
@@ -218,10 +219,12 @@ class _Instance:
 
 _copies_dir: Path | None = None
 _copies_lock = threading.Lock()
+_copy_numbers = itertools.count()  # process-wide: no two instances, of any engine, share a library
 
 
-def _library_copy(index: int) -> Path:
-    """Instance 0 loads the wheel's library itself; instance i > 0 a private copy of it.
+def _library_copy() -> Path:
+    """The first instance in the process loads the wheel's library itself; every later one gets a
+    private copy of it.
 
     ``dlopen`` returns the already loaded library for a path it has seen, so only a file under a
     different name gets its own globals.
@@ -229,10 +232,11 @@ def _library_copy(index: int) -> Path:
     import espeakng_loader  # imported lazily: importing this module must stay cheap
 
     original = Path(espeakng_loader.get_library_path())
-    if index == 0:
-        return original
     global _copies_dir
     with _copies_lock:
+        index = next(_copy_numbers)
+        if index == 0:
+            return original
         if _copies_dir is None:
             _copies_dir = Path(tempfile.mkdtemp(prefix="gradium-espeak-"))
             atexit.register(shutil.rmtree, _copies_dir, True)
@@ -280,7 +284,7 @@ class EspeakEngine:
     def _get(self, index: int) -> _Instance:
         instance = self._loaded.get(index)
         if instance is None:
-            instance = self._loaded[index] = _Instance(_library_copy(index), _data_path())
+            instance = self._loaded[index] = _Instance(_library_copy(), _data_path())
         return instance
 
     @contextmanager
