@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 from gradium.accounts.errors import InsufficientCredits
 from gradium.accounts.store import AccountStore
@@ -41,3 +42,21 @@ class RequestMeter:
             audio_seconds=round(self.audio_seconds, 3),
             credits=self.credits,
         )
+
+
+class AudioSecondsBilling:
+    """Input audio (STT, speech-to-speech) billed in whole seconds as it arrives; the last partial
+    second is rounded up when the input ends."""
+
+    def __init__(self, meter: RequestMeter, credits_per_second: float) -> None:
+        self.meter = meter
+        self.credits_per_second = credits_per_second
+        self.charged = 0  # credits this billing has taken (the meter may also hold others)
+
+    async def until(self, seconds: float, *, final: bool = False) -> None:
+        self.meter.audio_seconds = max(self.meter.audio_seconds, seconds)
+        due = self.credits_per_second * self.meter.audio_seconds
+        owed = math.ceil(due - 1e-9) if final else math.floor(due)
+        if owed > self.charged:
+            await self.meter.charge(owed - self.charged)
+            self.charged = owed

@@ -6,13 +6,12 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import math
 import uuid
 from typing import Any
 
 from gradium.accounts.store import ApiKey
 from gradium.audio.input import INPUT_FORMATS
-from gradium.server.billing import RequestMeter
+from gradium.server.billing import AudioSecondsBilling, RequestMeter
 from gradium.server.errors import ProtocolError
 from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler, ready_fields
 from gradium.server.runtime import Runtime
@@ -24,26 +23,32 @@ DEFAULT_DELAY_IN_FRAMES = 10
 MAX_AUDIO_MESSAGE_BYTES = 4 * 1024 * 1024  # decoded bytes of one audio message
 
 
-def parse_stt_config(setup: Message) -> tuple[str, str, int, float]:
-    """(input_format, language, delay_in_frames, temp), validated with messages that name the key."""
-    config = parse_json_config(setup.get("json_config"))
-    input_format = str(setup.get("input_format") or "wav")
+def parse_audio_input(setup: Message, config: dict[str, Any], default_format: str) -> tuple[str, str]:
+    """(input_format, language) of a setup that streams audio in (speech/asr and speech/s2s)."""
+    input_format = str(setup.get("input_format") or default_format)
+    if input_format not in INPUT_FORMATS:
+        raise OptionError(f"unknown input_format '{input_format}': use one of {', '.join(INPUT_FORMATS)}")
     language = config.get("language") or "en"
     if not isinstance(language, str):
         raise OptionError("json_config 'language' must be a language code such as \"en\"")
+    return input_format, language.lower()
+
+
+def parse_stt_config(setup: Message) -> tuple[str, str, int, float]:
+    """(input_format, language, delay_in_frames, temp), validated with messages that name the key."""
+    config = parse_json_config(setup.get("json_config"))
+    input_format, language = parse_audio_input(setup, config, "wav")
     delay = config.get("delay_in_frames", DEFAULT_DELAY_IN_FRAMES)
     if isinstance(delay, float) and delay.is_integer():
         delay = int(delay)
     if not isinstance(delay, int) or isinstance(delay, bool):
         raise OptionError("json_config 'delay_in_frames' must be an integer")
     temp = number_in_range(config, "temp", 0.0, 1.0, 0.0)
-    if input_format not in INPUT_FORMATS:
-        raise OptionError(f"unknown input_format '{input_format}': use one of {', '.join(INPUT_FORMATS)}")
     try:
-        validate_stt_config(language.lower(), delay, temp)
+        validate_stt_config(language, delay, temp)
     except ValueError as exc:
         raise OptionError(str(exc)) from None
-    return input_format, language.lower(), delay, temp
+    return input_format, language, delay, temp
 
 
 class AsrRequest(RequestHandler):
@@ -51,6 +56,7 @@ class AsrRequest(RequestHandler):
         self.runtime = runtime
         self.setup = setup
         self.meter = RequestMeter(runtime.store, api_key.org_id, "stt")
+        self.billing = AudioSecondsBilling(self.meter, runtime.settings.pricing.stt_credits_per_second)
         self.request_id = str(uuid.uuid4())
         self.handle: SttStreamHandle | None = None
         self.ended = False
@@ -100,7 +106,7 @@ class AsrRequest(RequestHandler):
                 if isinstance(event, Step):
                     if event.total_duration_s > max_seconds:
                         raise ProtocolError(f"audio exceeds the limit of {max_seconds:g} s per request")
-                    await self._bill_until(event.total_duration_s)
+                    await self.billing.until(event.total_duration_s)
                     await emit(step_message(event))
                 elif isinstance(event, Word):
                     await emit(
@@ -118,16 +124,8 @@ class AsrRequest(RequestHandler):
                 elif isinstance(event, StreamError):
                     raise ProtocolError(event.message)
                 elif isinstance(event, Finished):
-                    await self._bill_until(self.meter.audio_seconds, final=True)
+                    await self.billing.until(self.meter.audio_seconds, final=True)
                     return
-
-    async def _bill_until(self, seconds: float, *, final: bool = False) -> None:
-        """Charge whole seconds of audio as they arrive; the last partial second is rounded up."""
-        self.meter.audio_seconds = max(self.meter.audio_seconds, seconds)
-        rate = self.runtime.settings.pricing.stt_credits_per_second
-        due = rate * self.meter.audio_seconds
-        owed = math.ceil(due - 1e-9) if final else math.floor(due)
-        await self.meter.charge(owed - self.meter.credits)
 
     async def cancel(self) -> None:
         if self.handle is not None:

@@ -15,15 +15,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import math
 import uuid
 from typing import Any
 
 from gradium.accounts.store import ApiKey
-from gradium.audio.input import INPUT_FORMATS
-from gradium.server.billing import RequestMeter
+from gradium.server.billing import AudioSecondsBilling, RequestMeter
 from gradium.server.errors import ProtocolError
-from gradium.server.protocols.gradium.asr_ws import decode_audio_field
+from gradium.server.protocols.gradium.asr_ws import decode_audio_field, parse_audio_input
 from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler, ready_fields
 from gradium.server.protocols.gradium.tts_ws import open_tts_stream
 from gradium.server.runtime import Runtime
@@ -39,12 +37,7 @@ PAUSE_FLUSH_S = 0.5  # a gap this long between input words ends a phrase: speak 
 def parse_s2s_config(setup: Message) -> tuple[str, str, dict[str, Any]]:
     """(input_format, source language, the TTS part of json_config)."""
     config = parse_json_config(setup.get("json_config"))
-    input_format = str(setup.get("input_format") or "pcm")
-    if input_format not in INPUT_FORMATS:
-        raise OptionError(f"unknown input_format '{input_format}': use one of {', '.join(INPUT_FORMATS)}")
-    language = config.get("language") or "en"
-    if not isinstance(language, str):
-        raise OptionError("json_config 'language' must be a language code such as \"en\"")
+    input_format, language = parse_audio_input(setup, config, "pcm")
     try:
         source = validate_stt_config(language, DELAY_IN_FRAMES, 0.0)
     except ValueError as exc:
@@ -65,11 +58,12 @@ class S2sRequest(RequestHandler):
         self.runtime = runtime
         self.setup = setup
         self.meter = RequestMeter(runtime.store, api_key.org_id, "s2s")
+        # Input audio is billed like STT; the meter also holds the TTS characters' credits.
+        self.billing = AudioSecondsBilling(self.meter, runtime.settings.pricing.stt_credits_per_second)
         self.request_id = str(uuid.uuid4())
         self.handle: SttStreamHandle | None = None
         self.tts: TtsStream | None = None
         self.ended = False
-        self.audio_credits = 0  # the meter also holds the TTS characters' credits
 
     async def start(self) -> Message:
         try:
@@ -127,7 +121,7 @@ class S2sRequest(RequestHandler):
                 if isinstance(event, Step):
                     if event.total_duration_s > max_seconds:
                         raise ProtocolError(f"audio exceeds the limit of {max_seconds:g} s per request")
-                    await self._bill_audio(event.total_duration_s)
+                    await self.billing.until(event.total_duration_s)
                     continue
                 if isinstance(event, Word):
                     if last_stop and event.start_s - last_stop >= PAUSE_FLUSH_S:
@@ -140,7 +134,7 @@ class S2sRequest(RequestHandler):
                 elif isinstance(event, StreamError):
                     raise ProtocolError(event.message)
                 elif isinstance(event, Finished):
-                    await self._bill_audio(self.meter.audio_seconds, final=True)
+                    await self.billing.until(self.meter.audio_seconds, final=True)
                     tts.end()
                     return
 
@@ -148,15 +142,6 @@ class S2sRequest(RequestHandler):
         async for rendered in tts.output():
             for chunk in rendered.chunks:
                 await emit({"type": "audio", "audio": base64.b64encode(chunk).decode("ascii")})
-
-    async def _bill_audio(self, seconds: float, *, final: bool = False) -> None:
-        """Input audio is billed like STT: whole seconds as they arrive, the last one rounded up."""
-        self.meter.audio_seconds = max(self.meter.audio_seconds, seconds)
-        due = self.runtime.settings.pricing.stt_credits_per_second * self.meter.audio_seconds
-        owed = math.ceil(due - 1e-9) if final else math.floor(due)
-        if owed > self.audio_credits:
-            await self.meter.charge(owed - self.audio_credits)
-            self.audio_credits = owed
 
     async def cancel(self) -> None:
         if self.handle is not None:
