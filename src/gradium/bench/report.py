@@ -184,6 +184,18 @@ def plots(result: dict[str, Any], out_dir: Path) -> list[Path]:
                     alpha=0.5,
                     label=f"{key[0]} raw p95",
                 )
+        for engine in sorted({r["engine"] for r in result.get("tts_paced", []) if r["text"] == text}):
+            paced = sorted(
+                (r for r in result["tts_paced"] if r["engine"] == engine and r["text"] == text),
+                key=lambda r: r["streams"],
+            )
+            axis.plot(
+                [r["streams"] for r in paced],
+                [r["ttfa_ms"]["p95"] for r in paced],
+                marker="s",
+                linestyle="-.",
+                label=f"{engine} real-time listeners p95",
+            )
         axis.set(
             xscale="log",
             yscale="log",
@@ -192,7 +204,11 @@ def plots(result: dict[str, Any], out_dir: Path) -> list[Path]:
         )
         axis.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("ms")
-    axes[1].legend(fontsize=7)
+    labelled: dict[str, Any] = {}  # every series of both panels, once, in one legend
+    for axis in axes:
+        handles, labels = axis.get_legend_handles_labels()
+        labelled.update(zip(labels, handles, strict=True))
+    axes[1].legend(list(labelled.values()), list(labelled), fontsize=7)
     fig.tight_layout()
     written.append(out_dir / "tts_ttfa.png")
     fig.savefig(written[-1], dpi=110)
