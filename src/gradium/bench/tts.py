@@ -49,6 +49,46 @@ def messages_for(case: TtsCase) -> list[str]:
     return [word + " " for word in case.text.split()]
 
 
+async def _send_text(ws: aiohttp.ClientWebSocketResponse, messages: list[str]) -> None:
+    for text in messages:
+        await ws.send_json({"type": "text", "text": text})
+        await asyncio.sleep(0)  # a send that does not block never yields: let the receiver run
+    await ws.send_json({"type": "end_of_stream"})
+
+
+@dataclass
+class _Received:
+    first_sound: float = 0.0  # perf_counter of the first audio message holding sound
+    first_chunk: float = 0.0
+    samples: int = 0
+    worst_late: float = 0.0  # for a player that starts on the first chunk
+    arrivals: list[float] = field(default_factory=list)
+
+
+async def _receive_audio(ws: aiohttp.ClientWebSocketResponse) -> _Received:
+    got = _Received()
+    async for msg in ws:
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            break
+        now = time.perf_counter()
+        data = json.loads(msg.data)
+        if data["type"] == "audio":
+            pcm = np.frombuffer(base64.b64decode(data["audio"]), dtype="<i2")
+            if not got.arrivals:
+                got.first_chunk = now
+            # A player that starts on the first chunk needs chunk k by first + audio before k.
+            got.worst_late = max(got.worst_late, now - (got.first_chunk + got.samples / OUTPUT_RATE))
+            got.arrivals.append(now)
+            got.samples += pcm.size
+            if not got.first_sound and pcm.size and int(np.abs(pcm).max()) > SILENCE_LEVEL:
+                got.first_sound = now
+        elif data["type"] == "end_of_stream":
+            break
+        elif data["type"] == "error":
+            raise RuntimeError(f"TTS error: {data.get('message')}")
+    return got
+
+
 async def tts_request(session: aiohttp.ClientSession, ws_url: str, key: str, case: TtsCase) -> TtsResult:
     opened = time.perf_counter()
     async with session.ws_connect(ws_url + "speech/tts", headers={"x-api-key": key}) as ws:
@@ -58,39 +98,23 @@ async def tts_request(session: aiohttp.ClientSession, ws_url: str, key: str, cas
         if ready.get("type") != "ready":
             raise RuntimeError(f"TTS setup failed: {ready}")
         start = time.perf_counter()
-        for text in messages_for(case):
-            await ws.send_json({"type": "text", "text": text})
-        await ws.send_json({"type": "end_of_stream"})
-        first_sound, first_chunk, samples, worst_late = 0.0, 0.0, 0, 0.0
-        arrivals: list[float] = []
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                break
-            now = time.perf_counter()
-            data = json.loads(msg.data)
-            if data["type"] == "audio":
-                pcm = np.frombuffer(base64.b64decode(data["audio"]), dtype="<i2")
-                if not arrivals:
-                    first_chunk = now
-                # A player that starts on the first chunk needs chunk k by first + audio before k.
-                worst_late = max(worst_late, now - (first_chunk + samples / OUTPUT_RATE))
-                arrivals.append(now)
-                samples += pcm.size
-                if not first_sound and pcm.size and int(np.abs(pcm).max()) > SILENCE_LEVEL:
-                    first_sound = now
-            elif data["type"] == "end_of_stream":
-                break
-            elif data["type"] == "error":
-                raise RuntimeError(f"TTS error: {data.get('message')}")
-        end = time.perf_counter()
+        # Sending runs beside receiving, so an audio message is timed when it arrives, not after
+        # the client has finished sending seventy words.
+        sender = asyncio.create_task(_send_text(ws, messages_for(case)))
+        try:
+            got = await _receive_audio(ws)
+            end = time.perf_counter()
+            await sender
+        finally:
+            sender.cancel()
     return TtsResult(
         connect_s=connected - opened,
         setup_s=start - connected,
-        ttfa_s=(first_sound or end) - start,
+        ttfa_s=(got.first_sound or end) - start,
         total_s=end - start,
-        audio_s=samples / OUTPUT_RATE,
-        gaps_s=[b - a for a, b in itertools.pairwise(arrivals)],
-        underrun_s=worst_late,
+        audio_s=got.samples / OUTPUT_RATE,
+        gaps_s=[b - a for a, b in itertools.pairwise(got.arrivals)],
+        underrun_s=got.worst_late,
     )
 
 
