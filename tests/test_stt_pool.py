@@ -109,8 +109,30 @@ def alive(pid: int) -> bool:
     return True
 
 
+async def test_workers_start_with_the_first_stream() -> None:
+    stt = SttWorkerPool(2)
+    await stt.start()
+    assert stt.worker_pids() == []  # an idle server holds no STT process
+    events = await stream_clip(stt, clip_named(SHORT_CLIPS[0]))
+    assert isinstance(events[-1], Finished)
+    assert any(isinstance(e, Word) for e in events)
+    for _ in range(600):  # the second worker starts once the first is ready
+        if len(stt.worker_pids()) == 2:
+            break
+        await asyncio.sleep(0.1)
+    pids = stt.worker_pids()
+    assert len(pids) == 2
+    await stt.close()
+    assert not any(alive(p) for p in pids)
+
+
+async def test_unknown_search_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="search mode"):
+        SttWorkerPool(1, search="sloppy")
+
+
 async def test_worker_crash_fails_its_streams_and_close_leaves_no_process() -> None:
-    stt = SttWorkerPool(1)
+    stt = SttWorkerPool(1, prestart=True)
     await stt.start()
     (pid,) = stt.worker_pids()
     handle = stt.open_stream("pcm_16000")

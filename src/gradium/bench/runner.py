@@ -33,8 +33,8 @@ class BenchConfig:
     stt_levels: list[int] = field(default_factory=lambda: [1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32])
     stt_clips: list[str] | None = None  # default: every English clip of at least stt_min_clip_s
     stt_min_clip_s: float = 6.0
-    # The commit policy holds a word until it ends delay_in_frames * 80 ms before the audio's end,
-    # so this sets a floor under word latency (gradium.speech.stt_pipeline).
+    # A word is committed once the audio runs delay_in_frames * 80 ms past its start (and at least
+    # 0.24 s past its end), so the delay shapes word latency (gradium.speech.stt_pipeline).
     stt_delay_in_frames: int = DEFAULT_DELAY_IN_FRAMES
     soak_requests: int = 10_000
     soak_concurrency: int = 8

@@ -76,9 +76,11 @@ def evaluate(result: dict[str, Any]) -> list[Check]:
     capacity = stt.get("max_realtime_streams")
     at_ten = next((lv for lv in stt.get("levels", []) if lv["streams"] == 10), None)
     p95 = at_ten["word_latency_ms"]["p95"] if at_ten else None
+    delay = (result.get("config") or {}).get("stt_delay_in_frames")
     checks.append(
         Check(
-            "STT real-time streams (none > 1 s behind), word latency p95 at 10 streams",
+            "STT real-time streams (none > 1 s behind), word latency p95 at 10 streams"
+            + (f" (delay_in_frames {delay})" if delay is not None else ""),
             ">= 10 streams, <= 500 ms",
             f"{capacity} streams, p95 {p95} ms" if capacity is not None else "not measured",
             None if capacity is None else capacity >= 10 and p95 is not None and p95 <= 500,

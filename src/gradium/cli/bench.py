@@ -60,7 +60,10 @@ def _ints(value: str) -> list[int]:
     help="How TTS text is sent [default: both].",
 )
 @click.option(
-    "--stt-delay", default=10, show_default=True, help="STT delay_in_frames (sets a latency floor)."
+    "--stt-delay",
+    default=10,
+    show_default=True,
+    help="STT delay_in_frames (counted from each word's start; shapes word latency).",
 )
 @click.option("--stt-workers", type=int, default=None, help="STT workers of a server started here.")
 @click.option("--smoke", is_flag=True, help="A few-second run with tiny inputs (checks the benchmark works).")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import webrtcvad
+from typing import Any
 
 from .base import Int16Array
 
@@ -26,7 +26,9 @@ class WebrtcVad:
         self.aggressiveness = aggressiveness
         self.frame_ms = frame_ms
         self.frame_samples = SAMPLE_RATE * frame_ms // 1000
-        self._vad = webrtcvad.Vad(aggressiveness)
+        import webrtcvad  # here, not at the top: the server's main process never runs a VAD
+
+        self._vad: Any = webrtcvad.Vad(aggressiveness)
 
     def is_speech(self, frame: Int16Array) -> bool:
         if frame.size != self.frame_samples:

@@ -7,7 +7,8 @@ Worker model (measured and explained in the README):
   threads run beside the event loop on the other cores. Jobs are taken earliest playback deadline
   first (``gradium.speech.render_queue``): a new request's first sentence does not wait behind
   sentences that other listeners will only need seconds from now.
-- pocketsphinx holds the GIL while decoding, so STT runs in a pool of worker processes.
+- pocketsphinx holds the GIL while decoding, so STT runs in a pool of worker processes, started
+  with the first STT stream unless ``stt_prestart``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ class Runtime:
         }
         if settings.use_flite and flite_available():
             self.tts["flite"] = EngineSlot(FliteEngine(), DeadlineExecutor(1, "tts-flite"))
-        self.stt_pool = SttWorkerPool(settings.stt_workers)
+        self.stt_pool = SttWorkerPool(
+            settings.stt_workers, prestart=settings.stt_prestart, search=settings.stt_search
+        )
 
     @property
     def flite_enabled(self) -> bool:

@@ -8,10 +8,17 @@ Commit policy (a committed word is final and emitted exactly once):
 * **Utterance end.** When the VAD has heard ``END_OF_UTTERANCE_SILENCE_S`` of silence after speech,
   the recogniser's utterance is ended; its final pass is more accurate than the partials, so every
   word not yet committed is taken from it. The next audio starts a new utterance.
-* **Inside long speech.** A word of the running (partial) hypothesis is committed once it ends more
-  than ``delay_in_frames * 80 ms`` before the end of the audio *and* the hypothesis up to and
-  including it has not changed for half that delay. A larger delay therefore gives steadier text
-  later.
+* **Inside speech.** A word of the running (partial) hypothesis is committed once the audio has
+  run ``delay_in_frames * 80 ms`` past the word's *start* (as a delayed-stream model aligns its
+  text), the word ended at least ``COMMIT_MARGIN_S`` before the newest audio (the recogniser has
+  heard some of what follows it), and the hypothesis up to and including it has not changed for
+  ``COMMIT_STABLE_S``. A larger delay gives steadier text, later; a word longer than the delay
+  comes out ``COMMIT_MARGIN_S`` after its end.
+
+Silence between utterances is not given to the recogniser (pocketsphinx costs CPU on silence as on
+speech): after an utterance ends, audio is held back, the last ``PRE_ROLL_S`` of it in a buffer,
+until the VAD hears speech again; the buffer then goes to the recogniser first, so soft word onsets
+the VAD missed are still heard. Word times stay on the stream's clock.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ END_OF_UTTERANCE_SILENCE_S = 0.6  # corpus WER: 0.4 s -> 0.439, 0.8 s -> 0.431 (
 # cost of its final pass; a cut inside speech may split one word, which is the price.
 MAX_UTTERANCE_S = 30.0
 VAD_AGGRESSIVENESS = 2
+COMMIT_MARGIN_S = 0.24  # a word is committed no earlier than this after its end ...
+COMMIT_STABLE_S = 0.16  # ... and once the hypothesis up to it has held this long
+PRE_ROLL_S = 0.32  # audio before the VAD's speech onset that the recogniser still gets
 
 _EMPTY = np.zeros(0, dtype=np.int16)
 
@@ -94,8 +104,12 @@ def validate_stt_config(language: str, delay_in_frames: int, temp: float) -> str
 class _StableCommitter:
     """Tracks how long each word of the running hypothesis has stayed unchanged."""
 
-    def __init__(self, delay_s: float) -> None:
+    def __init__(
+        self, delay_s: float, margin_s: float = COMMIT_MARGIN_S, stable_s: float = COMMIT_STABLE_S
+    ) -> None:
         self.delay_s = delay_s
+        self.margin_s = margin_s
+        self.stable_s = stable_s
         self._words: list[WordTiming] = []
         self._since: list[float] = []  # audio time since which words[: i + 1] is unchanged
 
@@ -103,15 +117,20 @@ class _StableCommitter:
         self._words, self._since = [], []
 
     def stable_words(self, pending: list[WordTiming], now_s: float) -> list[WordTiming]:
-        """Update with the uncommitted part of the hypothesis; return the prefix that is stable."""
+        """Update with the uncommitted part of the hypothesis; return the prefix that is ready."""
         same = 0
         while same < min(len(pending), len(self._words)) and pending[same].text == self._words[same].text:
             same += 1
         self._since = self._since[:same] + [now_s] * (len(pending) - same)
         self._words = list(pending)
         count = 0
+        eps = 1e-6  # audio times are sums of 80 ms steps
         for word, since in zip(pending, self._since, strict=True):
-            if word.stop_s > now_s - self.delay_s or now_s - since < self.delay_s / 2:
+            if (
+                now_s + eps < word.start_s + self.delay_s
+                or now_s + eps < word.stop_s + self.margin_s
+                or now_s + eps < since + self.stable_s
+            ):
                 break
             count += 1
         self._words, self._since = self._words[count:], self._since[count:]
@@ -126,6 +145,8 @@ class SttPipeline:
     pocketsphinx is deterministic: ``temp`` > 0 lowers its language-model weight instead (see
     ``gradium.engines.pocketsphinx.lm_weight_for``).
     """
+
+    skip_silence = True  # hold silence between utterances back from the recogniser
 
     def __init__(
         self,
@@ -147,6 +168,10 @@ class SttPipeline:
         self._committer = _StableCommitter(delay_in_frames * STEP_S)
         self._pending: NDArray[np.int16] = _EMPTY  # samples not yet stepped
         self._ahead = 0  # samples at the head of _pending that the recogniser already has (flush)
+        self._listening = False  # the recogniser is in an utterance (it gets every sample)
+        self._held: list[NDArray[np.int16]] = []  # stepped samples not given to it (pre-roll)
+        self._held_samples = 0
+        self._skipped = 0  # samples never given to the recogniser, before its current utterance
         self._steps = 0
         self._samples_stepped = 0
         self._utterance_samples = 0
@@ -168,9 +193,10 @@ class SttPipeline:
         """
         self._check_open()
         events = self._run_steps()
-        tail = self._pending[self._ahead :]
-        self._give_recogniser(tail)
-        self._ahead += tail.size
+        if self._listening:
+            tail = self._pending[self._ahead :]
+            self._give_recogniser(tail)
+            self._ahead += tail.size
         if self._turns.speech_seen and self._turns.trailing_silence_s > 0:
             events += self._end_utterance()
         else:
@@ -208,7 +234,12 @@ class SttPipeline:
     def _step(self, samples: NDArray[np.int16]) -> Step:
         decisions = self._vad_decisions(samples)
         inactivity = self._turns.update(decisions)
-        self._give_recogniser(samples[self._ahead :])
+        if self._listening or self._turns.speech_seen or not self.skip_silence:
+            if not self._listening:
+                self._start_listening()
+            self._give_recogniser(samples[self._ahead :])
+        else:
+            self._hold(samples[self._ahead :])
         self._ahead = max(0, self._ahead - samples.size)
         self._samples_stepped += samples.size
         step = Step(self._steps, round(self._samples_stepped / SAMPLE_RATE, 6), inactivity)
@@ -220,6 +251,21 @@ class SttPipeline:
         # A short last step is padded with silence so the VAD still sees whole frames.
         padded = np.pad(samples, (0, -samples.size % size))
         return [self._vad.is_speech(padded[i : i + size]) for i in range(0, padded.size, size)]
+
+    def _hold(self, samples: NDArray[np.int16]) -> None:
+        """Keep silence from the recogniser, but remember the last PRE_ROLL_S of it."""
+        self._held.append(samples)
+        self._held_samples += samples.size
+        while self._held_samples - self._held[0].size >= PRE_ROLL_S * SAMPLE_RATE:
+            dropped = self._held.pop(0)
+            self._held_samples -= dropped.size
+            self._skipped += dropped.size
+
+    def _start_listening(self) -> None:
+        self._listening = True
+        held, self._held, self._held_samples = self._held, [], 0
+        for samples in held:
+            self._give_recogniser(samples)
 
     def _give_recogniser(self, samples: NDArray[np.int16]) -> None:
         if samples.size:
@@ -236,18 +282,28 @@ class SttPipeline:
         return self._commit_stable()
 
     def _commit_stable(self) -> list[SttEvent]:
+        if not self._listening:
+            return []
         now_s = (self._samples_stepped + self._ahead) / SAMPLE_RATE
         pending = self._uncommitted(self.decoder.hypothesis())
         return self._commit(self._committer.stable_words(pending, now_s))
 
     def _end_utterance(self) -> list[SttEvent]:
-        words = self._uncommitted(self.decoder.finish())
+        words = self._uncommitted(self.decoder.finish()) if self._listening else []
         self._committer.clear()
         self._turns.mark()
         self._utterance_samples = 0
+        self._listening = False
         return self._commit(words)
 
     def _uncommitted(self, words: list[WordTiming]) -> list[WordTiming]:
+        # The recogniser's clock misses the silence it was never given; shift onto the stream's.
+        # (Skipping happens only between its utterances, so one offset fits the whole utterance.)
+        if self._skipped:
+            offset = self._skipped / SAMPLE_RATE
+            words = [
+                WordTiming(w.text, round(w.start_s + offset, 3), round(w.stop_s + offset, 3)) for w in words
+            ]
         # Word boundaries move between passes; a word whose middle lies after the committed
         # text is new, anything else was already committed (possibly with other boundaries).
         return [w for w in words if (w.start_s + w.stop_s) / 2 > self._committed_until]

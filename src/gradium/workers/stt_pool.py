@@ -10,6 +10,13 @@ Each worker hosts many streams. Per worker the event loop talks to two plain thr
 
 When a worker dies, its reader sees EOF: every stream on it gets a ``StreamError`` (nothing hangs)
 and a replacement worker is started.
+
+Workers start lazily by default: a server that has not transcribed anything yet holds no worker
+process (one costs ~50 MB of interpreter and libraries plus ~95 MB per loaded decoder). The first
+stream starts one and waits for its interpreter and first decoder (about a second on an idle 2-core
+machine); once it is ready the others start, and later streams find them running. With
+``prestart=True`` they all start with the pool, for deployments that would rather pay the memory
+than that first wait.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import multiprocessing
 import queue
 import threading
@@ -25,7 +33,16 @@ from typing import Any
 
 from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES, validate_stt_config
 
-from .stt_worker import Finished, Flushed, PoolEvent, StreamError, serve
+from .stt_worker import (
+    DEFAULT_SEARCH,
+    SEARCH_MODES,
+    Finished,
+    Flushed,
+    PoolEvent,
+    StreamError,
+    WorkerOptions,
+    serve,
+)
 
 __all__ = [
     "Finished",
@@ -37,29 +54,42 @@ __all__ = [
     "validate_stt_config",
 ]
 
+log = logging.getLogger("gradium.stt")
+
 READY_TIMEOUT_S = 120.0  # spawn + imports + one decoder load; generous for loaded CI machines
 STOP_TIMEOUT_S = 5.0
 
 
 class _Worker:
-    """One worker process with its pipes and its two pipe threads."""
+    """One worker process with its pipes and its two pipe threads.
+
+    Constructing one never blocks the event loop: the sender thread starts the process (spawning an
+    interpreter takes tens of milliseconds), then forwards the requests queued meanwhile.
+    """
 
     def __init__(
-        self, index: int, start_method: str, loop: asyncio.AbstractEventLoop, pool: SttWorkerPool
+        self,
+        index: int,
+        start_method: str,
+        loop: asyncio.AbstractEventLoop,
+        pool: SttWorkerPool,
+        options: WorkerOptions,
     ) -> None:
         context: Any = multiprocessing.get_context(start_method)  # typeshed's BaseContext lacks Process
         request_reader, self._requests = context.Pipe(duplex=False)
         self._replies, reply_writer = context.Pipe(duplex=False)
+        self._child_ends = (request_reader, reply_writer)
         self.process = context.Process(
-            target=serve, args=(request_reader, reply_writer), name=f"gradium-stt-{index}", daemon=True
+            target=serve,
+            args=(request_reader, reply_writer, options),
+            name=f"gradium-stt-{index}",
+            daemon=True,
         )
-        self.process.start()
-        # Drop our copies of the child's ends, or the reader would never see EOF when it dies.
-        request_reader.close()
-        reply_writer.close()
         self.index = index
         self.streams: set[int] = set()
         self.alive = True
+        self._started = False  # set by the sender thread once the process runs
+        self.pid: int | None = None  # likewise
         self._stopped = False
         self.ready: asyncio.Future[None] = loop.create_future()
         self._outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
@@ -74,12 +104,26 @@ class _Worker:
     def send(self, request: tuple[Any, ...]) -> None:
         self._outbox.put(request)
 
+    def _start_process(self) -> bool:
+        try:
+            self.process.start()
+            self.pid = self.process.pid
+            self._started = True
+        except Exception:  # reported like a worker that exited while starting
+            log.exception("could not start STT worker %d", self.index)
+        finally:
+            # Drop our copies of the child's ends, or the reader would never see EOF when it dies.
+            for end in self._child_ends:
+                end.close()
+        return self._started
+
     def _send_loop(self) -> None:
-        while (request := self._outbox.get()) is not None:
-            try:
-                self._requests.send(request)
-            except (OSError, ValueError):
-                return  # the worker is gone; the reader reports it
+        if self._start_process():
+            while (request := self._outbox.get()) is not None:
+                try:
+                    self._requests.send(request)
+                except (OSError, ValueError):
+                    return  # the worker is gone; the reader reports it
         self._requests.close()
 
     def _read_loop(self) -> None:
@@ -102,17 +146,20 @@ class _Worker:
         self._stopped = True
         self._outbox.put(("stop",))
         self._outbox.put(None)
-        self.process.join(STOP_TIMEOUT_S)
-        if self.process.is_alive():
-            self.process.terminate()
+        self._threads[0].join(STOP_TIMEOUT_S)  # the sender has started the process (or failed to)
+        if self._started:
             self.process.join(STOP_TIMEOUT_S)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(STOP_TIMEOUT_S)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
         for thread in self._threads:
             thread.join(STOP_TIMEOUT_S)
         self._replies.close()
-        self.process.close()
+        if self._started:
+            self.process.close()
 
 
 class SttStreamHandle:
@@ -178,13 +225,28 @@ class SttStreamHandle:
 
 
 class SttWorkerPool:
-    """``workers`` STT processes; streams go to the least-loaded live worker."""
+    """``workers`` STT processes; streams go to the least-loaded live worker.
 
-    def __init__(self, workers: int, *, start_method: str = "spawn") -> None:
+    The workers start with the first stream, or in :meth:`start` with ``prestart``. ``search`` is
+    the recogniser's search mode (``gradium.engines.pocketsphinx.SEARCH_MODES``).
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        start_method: str = "spawn",
+        prestart: bool = False,
+        search: str = DEFAULT_SEARCH,
+    ) -> None:
         if workers < 1:
             raise ValueError("an STT pool needs at least one worker")
+        if search not in SEARCH_MODES:
+            raise ValueError(f"unknown STT search mode {search!r}; valid: {', '.join(SEARCH_MODES)}")
         self.size = workers
         self.start_method = start_method
+        self.prestart = prestart
+        self.options = WorkerOptions(search=search)
         self._workers: list[_Worker] = []
         self._streams: dict[int, SttStreamHandle] = {}
         self._ids = itertools.count(1)
@@ -193,10 +255,20 @@ class SttWorkerPool:
         self._respawns: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Start every worker and wait until each has a warm decoder."""
+        """Get ready to serve; with ``prestart``, start every worker and wait for its warm decoder."""
         self._loop = asyncio.get_running_loop()
-        self._workers = list(await asyncio.gather(*(self._spawn(i) for i in range(self.size))))
-        await asyncio.wait_for(asyncio.gather(*(w.ready for w in self._workers)), READY_TIMEOUT_S)
+        if self.prestart:
+            self._start_workers()
+            await asyncio.wait_for(asyncio.gather(*(w.ready for w in self._workers)), READY_TIMEOUT_S)
+
+    def _start_workers(self, count: int | None = None) -> None:
+        assert self._loop is not None, "start() the pool first"
+        count = self.size if count is None else count
+        self._workers += [self._new_worker(i) for i in range(len(self._workers), count)]
+
+    def _new_worker(self, index: int) -> _Worker:
+        assert self._loop is not None
+        return _Worker(index, self.start_method, self._loop, self, self.options)
 
     async def close(self) -> None:
         """Stop all workers (their streams get a StreamError) and wait until no process is left."""
@@ -221,7 +293,11 @@ class SttWorkerPool:
         Format problems are found by the worker and arrive as a ``StreamError`` event.
         """
         validate_stt_config(language, delay_in_frames, temp)
-        live = [w for w in self._workers if w.alive and w.ready.done()]
+        if not self._workers and not self._closing and self._loop is not None:
+            # The first stream: its requests wait in the outbox until the worker runs. The other
+            # workers start once this one is ready, so that they do not slow its start-up down.
+            self._start_workers(1)
+        live = [w for w in self._workers if w.alive]
         worker = min(live, key=lambda w: len(w.streams)) if live and not self._closing else None
         handle = SttStreamHandle(self, worker, next(self._ids))
         if worker is None:
@@ -233,12 +309,8 @@ class SttWorkerPool:
         return handle
 
     def worker_pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers if w.process.pid is not None]
-
-    async def _spawn(self, index: int) -> _Worker:
-        assert self._loop is not None
-        # Starting a spawned interpreter takes tens of milliseconds: keep it off the loop.
-        return await asyncio.to_thread(_Worker, index, self.start_method, self._loop, self)
+        """The started workers' process ids (none before the first stream, unless ``prestart``)."""
+        return [w.pid for w in self._workers if w.pid is not None]
 
     def _forget(self, handle: SttStreamHandle) -> None:
         self._streams.pop(handle.stream_id, None)
@@ -249,6 +321,8 @@ class SttWorkerPool:
         if reply[0] == "ready":
             if not worker.ready.done():
                 worker.ready.set_result(None)
+            if not self._closing and len(self._workers) < self.size:
+                self._start_workers()
             return
         handle = self._streams.get(reply[1])
         if handle is None:
@@ -274,11 +348,7 @@ class SttWorkerPool:
             task.add_done_callback(self._respawns.discard)
 
     async def _replace(self, dead: _Worker) -> None:
+        # The replacement takes the dead worker's place at once (its requests queue until it runs),
+        # so new streams have somewhere to go while the dead process is reaped; close() stops it.
+        self._workers[self._workers.index(dead)] = self._new_worker(dead.index)
         await asyncio.to_thread(dead.stop)
-        fresh = await self._spawn(dead.index)
-        if self._closing:
-            await asyncio.to_thread(fresh.stop)
-            return
-        self._workers[self._workers.index(dead)] = fresh
-        with contextlib.suppress(RuntimeError):  # died while starting: stays dead, gets no streams
-            await fresh.ready

@@ -15,10 +15,19 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from gradium.engines.pocketsphinx import PocketsphinxDecoder
+from gradium.engines.pocketsphinx import DEFAULT_SEARCH, SEARCH_MODES, PocketsphinxDecoder
 from gradium.speech.stt_pipeline import SttEvent, SttPipeline
 
+__all__ = ["DEFAULT_SEARCH", "SEARCH_MODES", "DecoderCache", "WorkerOptions", "serve"]
+
 MAX_IDLE_DECODERS = 2  # per worker and temp; each costs ~92 MB, loading a new one ~0.25 s
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """What every worker of a pool is started with."""
+
+    search: str = DEFAULT_SEARCH  # a key of gradium.engines.pocketsphinx.SEARCH_MODES
 
 
 @dataclass(frozen=True)
@@ -46,13 +55,14 @@ PoolEvent = SttEvent | Flushed | Finished | StreamError
 class DecoderCache:
     """Loaded decoders waiting for a stream, by temp (which sets the LM weight at load time)."""
 
-    def __init__(self, max_idle: int = MAX_IDLE_DECODERS) -> None:
+    def __init__(self, max_idle: int = MAX_IDLE_DECODERS, search: str = DEFAULT_SEARCH) -> None:
         self.max_idle = max_idle
+        self.search = search
         self._idle: dict[float, list[PocketsphinxDecoder]] = {}
 
     def take(self, temp: float) -> PocketsphinxDecoder:
         idle = self._idle.get(temp)
-        return idle.pop() if idle else PocketsphinxDecoder(temp)
+        return idle.pop() if idle else PocketsphinxDecoder(temp, search=self.search)
 
     def give(self, decoder: PocketsphinxDecoder) -> None:
         idle = self._idle.setdefault(decoder.temp, [])
@@ -112,10 +122,13 @@ class _Streams:
             self.cache.give(pipeline.decoder)
 
 
-def serve(requests: Connection, replies: Connection) -> None:
+def serve(requests: Connection, replies: Connection, options: WorkerOptions | None = None) -> None:
     """Worker process entry point: serve requests until "stop" or until the parent goes away."""
-    cache = DecoderCache()
-    cache.give(PocketsphinxDecoder())  # pre-warm: the first stream should not wait for a load
+    options = options or WorkerOptions()
+    cache = DecoderCache(search=options.search)
+    # Pre-warm one decoder: the first stream should not wait for a load. (Workers start with the
+    # first stream, so an idle server that never transcribed holds no decoder at all.)
+    cache.give(cache.take(0.0))
     streams = _Streams(cache)
     replies.send(("ready",))
     while True:
