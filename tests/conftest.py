@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,3 +147,12 @@ def run_official(script: str, server: LiveServer, timeout: float = 120) -> subpr
         text=True,
         timeout=timeout,
     )
+
+
+def official_results(script: str, server: LiveServer, timeout: float = 120) -> dict[str, Any]:
+    """Run ``script`` (which fills a dict named ``out``) with the official clients; return ``out``."""
+    done = run_official(script + '\nprint("RESULT " + json.dumps(out))\n', server, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-4000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    values: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+    return values

@@ -26,7 +26,7 @@ import pytest
 import soxr
 from numpy.typing import NDArray
 
-from conftest import CORPUS, LiveServer, run_official
+from conftest import CORPUS, LiveServer, official_results
 from gradium.audio.files import read_audio_file
 from gradium.audio.loudness import active_level_db
 from gradium.speech.voice_conversion import fix_octave_jumps
@@ -77,16 +77,8 @@ def error_of(call):
 
 
 def run(server: LiveServer, out_dir: Path, body: str, timeout: float = 300) -> dict[str, Any]:
-    script = (
-        PRELUDE.format(corpus=str(CORPUS) + "/", out=str(out_dir))
-        + textwrap.dedent(body)
-        + '\nprint("RESULT " + json.dumps(out))\n'
-    )
-    done = run_official(script, server, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-4000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    values: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
-    return values
+    script = PRELUDE.format(corpus=str(CORPUS) + "/", out=str(out_dir)) + textwrap.dedent(body)
+    return official_results(script, server, timeout=timeout)
 
 
 def read_wav(data: bytes) -> tuple[NDArray[np.float64], int]:

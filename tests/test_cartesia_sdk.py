@@ -7,13 +7,12 @@ when that word is in the URL (protocol sheet §1).
 
 from __future__ import annotations
 
-import json
 import textwrap
 from typing import Any
 
 import pytest
 
-from conftest import CORPUS, LiveServer, run_official
+from conftest import CORPUS, LiveServer, official_results
 
 PRELUDE = """
 import asyncio, base64, io, json, os, time, wave
@@ -45,16 +44,8 @@ def error_of(call):
 
 
 def run(server: LiveServer, body: str, timeout: float = 120) -> dict[str, Any]:
-    script = (
-        PRELUDE.format(corpus=str(CORPUS) + "/")
-        + textwrap.dedent(body)
-        + '\nprint("RESULT " + json.dumps(out))\n'
-    )
-    done = run_official(script, server, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-4000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    values: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
-    return values
+    script = PRELUDE.format(corpus=str(CORPUS) + "/") + textwrap.dedent(body)
+    return official_results(script, server, timeout=timeout)
 
 
 def test_status_tokens_and_tts_http(live_server: LiveServer) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import CORPUS, LiveServer, run_official
+from conftest import CORPUS, LiveServer, official_results
 from gradium.server.protocols.cartesia.enhance import denoise
 from gradium.server.protocols.cartesia.voicing import embedding_from_profile, profile_from_embedding
 from gradium.speech.voice_profile import analyse_voice
@@ -77,12 +77,7 @@ def orgs(live_server: LiveServer) -> OrgView:
 
 def run(server: OrgView, body: str) -> dict[str, Any]:
     script = PRELUDE.format(clip=str(CORPUS / "en_librivox_ss_0870.wav")) + textwrap.dedent(body)
-    script += '\nprint("RESULT " + json.dumps(out))\n'
-    done = run_official(script, server)
-    assert done.returncode == 0, done.stderr[-4000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    values: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
-    return values
+    return official_results(script, server)
 
 
 def median_f0(raw_s16: str) -> float:

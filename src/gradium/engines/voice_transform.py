@@ -30,7 +30,10 @@ from gradium.speech.voice_profile import (
     VoiceProfile,
     analyse_voice,
     band_centres_hz,
+    fit_length,
+    match_rms,
     pyworld_available,
+    shape_envelope,
     to_float,
     world_analysis,
     world_synthesize,
@@ -40,7 +43,6 @@ from gradium.speech.voice_profile import (
 # understands it (flite slt warped up by 5 % lost a third of its words, rms up by 10 % nothing).
 WARP_LIMITS = (0.85, 1.15)
 EQ_LIMIT_DB = 12.0
-EQ_TOP_HZ = 7000.0  # references are often 16 kHz recordings: nothing reliable above ~7.5 kHz
 FIT_BAND_HZ = (150.0, 5000.0)  # where formants decide the warp fit
 SPREAD_SCALE_LIMITS = (0.5, 2.0)
 RATE_LIMITS = (0.55, 1.7)
@@ -187,9 +189,9 @@ class VoiceTransform:
         features = world_analysis(x, rate, robust_f0=False, aperiodicity=True)
         assert features.aperiodicity is not None
         f0 = self._map_f0(features.f0)
-        envelope = self._shape_envelope(features.envelope, rate)
-        y = _fit_length(world_synthesize(f0, envelope, features.aperiodicity, rate), len(x))
-        y = _match_level(y, x)
+        envelope = shape_envelope(features.envelope, rate, self.plan.warp, self.plan.eq_db)
+        y = fit_length(world_synthesize(f0, envelope, features.aperiodicity, rate), len(x))
+        y = match_rms(y, x)
         pcm = np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
         return Synthesis(pcm, rate, synthesis.words, synthesis.phonemes)
 
@@ -200,40 +202,6 @@ class VoiceTransform:
         st = 12.0 * np.log2(f0[voiced] / plan.base_f0_hz)
         out[voiced] = plan.base_f0_hz * 2.0 ** ((st * plan.f0_spread_scale + plan.f0_shift_st) / 12.0)
         return out
-
-    def _shape_envelope(self, envelope: NDArray[np.float64], rate: int) -> NDArray[np.float64]:
-        plan = self.plan
-        bins = envelope.shape[1]
-        freqs = np.linspace(0.0, rate / 2, bins)
-        shaped = envelope
-        if abs(plan.warp - 1.0) > 1e-3:
-            # env'(f) = env(f / warp), by linear interpolation between neighbouring bins.
-            source = np.clip(np.arange(bins) / plan.warp, 0, bins - 1)
-            low = np.floor(source).astype(int)
-            high = np.minimum(low + 1, bins - 1)
-            frac = source - low
-            shaped = envelope[:, low] * (1.0 - frac) + envelope[:, high] * frac
-        if plan.eq_db is not None:
-            centres = band_centres_hz()
-            gains_db = np.interp(np.minimum(freqs, EQ_TOP_HZ), centres, np.asarray(plan.eq_db))
-            shaped = shaped * 10.0 ** (gains_db / 10.0)  # power spectrum: 10 log10
-        return np.ascontiguousarray(shaped)
-
-
-def _fit_length(y: NDArray[np.float64], length: int) -> NDArray[np.float64]:
-    if len(y) >= length:
-        return y[:length]
-    return np.pad(y, (0, length - len(y)))
-
-
-def _match_level(y: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Same RMS as the engine's output (the equaliser changes loudness), never clipping."""
-    rms_x = float(np.sqrt(np.mean(x * x)))
-    rms_y = float(np.sqrt(np.mean(y * y)))
-    if rms_y > 1e-9:
-        y = y * (rms_x / rms_y)
-    peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    return y * (0.97 / peak) if peak > 0.97 else y
 
 
 __all__ = [

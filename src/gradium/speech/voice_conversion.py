@@ -46,6 +46,9 @@ from gradium.speech.voice_profile import (
     bands_from_spectrum,
     dithered,
     f0_statistics,
+    fit_length,
+    match_rms,
+    shape_envelope,
 )
 
 try:  # pyworld builds from an sdist; keep the server importable where the build failed.
@@ -54,7 +57,6 @@ except ImportError:  # pragma: no cover - exercised only on machines without a C
     pyworld = None
 
 EQ_LIMIT_DB = 12.0
-EQ_TOP_HZ = 7000.0  # band envelopes end at 7.6 kHz; above this the gain is held
 WARP_LIMITS = (0.82, 1.22)  # vocal-tract length ratios between adult speakers stay in this range
 FIT_BAND_HZ = (150.0, 5000.0)
 # Average envelopes alone often push the fitted warp to a limit (recording colour, different
@@ -73,7 +75,6 @@ BLOCK_S = 12.0
 BLOCK_SEARCH_S = 1.0  # a block boundary moves up to this far to land in a quiet unvoiced frame
 CROSSFADE_FRAMES = 4  # 20 ms
 MIN_SYNTHESIS_RATE = 8_000
-PEAK_LIMIT = 0.97
 
 
 # A catalog voice's target profile comes from a synthesis of its language's calibration text plus
@@ -176,8 +177,8 @@ def convert_voice(
     # 2. Blockwise envelope/aperiodicity analysis, transform and resynthesis at out_rate.
     f0_out = _map_f0(f0, plan)
     y = _resynthesize(xs * (0.5 / peak), x16, f0, f0_out, times, voiced, energy, out_rate, plan)
-    y = _fit_length(y, len(xs))
-    return Converted(_match_level(y, xs).astype(np.float32), out_rate, plan)
+    y = fit_length(y, len(xs))
+    return Converted(match_rms(y, xs).astype(np.float32), out_rate, plan)
 
 
 # Analysis ----------------------------------------------------------------------------------------
@@ -384,7 +385,7 @@ def _resynthesize(
         piece = np.ascontiguousarray(signal[lo:hi])
         envelope = pyworld.cheaptrick(piece, block_f0, local_times, out_rate)
         aperiodicity = pyworld.d4c(piece, block_f0, local_times, out_rate)
-        envelope = _shape_envelope(envelope, out_rate, plan)
+        envelope = shape_envelope(envelope, out_rate, plan.warp, plan.eq_db)
         audio = np.asarray(
             pyworld.synthesize(
                 np.ascontiguousarray(f0_target[first:last]), envelope, aperiodicity, out_rate, FRAME_PERIOD_MS
@@ -402,38 +403,6 @@ def _resynthesize(
         end = min(len(y), offset + len(audio))
         y[offset:end] += audio[: end - offset]
     return y
-
-
-def _shape_envelope(envelope: NDArray[np.float64], rate: int, plan: ConversionPlan) -> NDArray[np.float64]:
-    bins = envelope.shape[1]
-    shaped = envelope
-    if abs(plan.warp - 1.0) > 1e-3:
-        # env'(f) = env(f / warp), by linear interpolation between neighbouring bins.
-        source = np.clip(np.arange(bins) / plan.warp, 0, bins - 1)
-        low = np.floor(source).astype(int)
-        high = np.minimum(low + 1, bins - 1)
-        frac = source - low
-        shaped = envelope[:, low] * (1.0 - frac) + envelope[:, high] * frac
-    if plan.eq_db is not None:
-        freqs = np.linspace(0.0, rate / 2, bins)
-        gains_db = np.interp(np.minimum(freqs, EQ_TOP_HZ), band_centres_hz(), np.asarray(plan.eq_db))
-        shaped = shaped * 10.0 ** (gains_db / 10.0)  # power spectrum: 10 log10
-    return np.ascontiguousarray(shaped)
-
-
-def _fit_length(y: NDArray[np.float64], length: int) -> NDArray[np.float64]:
-    if len(y) >= length:
-        return y[:length]
-    return np.pad(y, (0, length - len(y)))
-
-
-def _match_level(y: NDArray[np.float64], reference: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The clip's RMS level (the equaliser changes loudness), never above PEAK_LIMIT."""
-    rms_y = float(np.sqrt(np.mean(y * y))) if y.size else 0.0
-    if rms_y > 1e-9:
-        y = y * (float(np.sqrt(np.mean(reference * reference))) / rms_y)
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    return y * (PEAK_LIMIT / peak) if peak > PEAK_LIMIT else y
 
 
 __all__ = [

@@ -44,6 +44,8 @@ SMOOTH_S = 0.04  # loudness smoothing before peak picking
 PEAK_PROMINENCE_DB = 3.0
 MIN_SYLLABLE_S = 0.08  # two nuclei closer than this are one syllable
 MIN_VOICED_S = 1.0  # a sample with less voiced speech than this cannot be profiled
+EQ_TOP_HZ = 7000.0  # references are often 16 kHz recordings: band gains are held above this
+PEAK_LIMIT = 0.97  # about -0.3 dBFS: resynthesized speech never clips
 
 
 class VoiceAnalysisError(ValueError):
@@ -169,6 +171,43 @@ def world_synthesize(
     if pyworld is None:
         raise RuntimeError("pyworld is not installed: pip install pyworld (needs gcc)")
     return np.asarray(pyworld.synthesize(f0, envelope, aperiodicity, rate, FRAME_PERIOD_MS), dtype=np.float64)
+
+
+def shape_envelope(
+    envelope: NDArray[np.float64], rate: int, warp: float, eq_db: Bands | None
+) -> NDArray[np.float64]:
+    """A WORLD envelope with its frequency axis warped by ``warp`` (vocal-tract length: >1 moves
+    every formant up) and then equalised by ``eq_db`` (dB per mel band, held above EQ_TOP_HZ)."""
+    bins = envelope.shape[1]
+    shaped = envelope
+    if abs(warp - 1.0) > 1e-3:
+        # env'(f) = env(f / warp), by linear interpolation between neighbouring bins.
+        source = np.clip(np.arange(bins) / warp, 0, bins - 1)
+        low = np.floor(source).astype(int)
+        high = np.minimum(low + 1, bins - 1)
+        frac = source - low
+        shaped = envelope[:, low] * (1.0 - frac) + envelope[:, high] * frac
+    if eq_db is not None:
+        freqs = np.linspace(0.0, rate / 2, bins)
+        gains_db = np.interp(np.minimum(freqs, EQ_TOP_HZ), band_centres_hz(), np.asarray(eq_db))
+        shaped = shaped * 10.0 ** (gains_db / 10.0)  # power spectrum: 10 log10
+    return np.ascontiguousarray(shaped)
+
+
+def fit_length(y: NDArray[np.float64], length: int) -> NDArray[np.float64]:
+    """``y`` cut or zero-padded to ``length`` samples (WORLD rounds lengths to whole frames)."""
+    if len(y) >= length:
+        return y[:length]
+    return np.pad(y, (0, length - len(y)))
+
+
+def match_rms(y: NDArray[np.float64], reference: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``y`` at the RMS level of ``reference`` (an equaliser changes loudness), never above PEAK_LIMIT."""
+    rms_y = float(np.sqrt(np.mean(y * y))) if y.size else 0.0
+    if rms_y > 1e-9:
+        y = y * (float(np.sqrt(np.mean(reference * reference))) / rms_y)
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    return y * (PEAK_LIMIT / peak) if peak > PEAK_LIMIT else y
 
 
 def _frame_energy_db(x: NDArray[np.float64], rate: int, frames: int) -> NDArray[np.float64]:
