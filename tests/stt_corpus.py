@@ -14,6 +14,7 @@ from pathlib import Path
 import jiwer
 import numpy as np
 import sphn
+from num2words import num2words
 
 from gradium.speech.stt_pipeline import SttEvent, SttPipeline, Word
 
@@ -28,11 +29,36 @@ class Clip:
     input_format: str
     data: bytes  # the stream as a client would send it in ``input_format``
     duration_s: float
+    language: str = "en"
+
+
+def _manifest() -> list[dict[str, object]]:
+    return list(json.loads((CORPUS / "manifest.json").read_text()))
 
 
 def english_clips() -> list[Clip]:
-    manifest = json.loads((CORPUS / "manifest.json").read_text())
-    return [_clip(entry) for entry in manifest if entry["language"] == "en"]
+    return [_clip(entry) for entry in _manifest() if entry["language"] == "en"]
+
+
+def all_clips() -> list[Clip]:
+    return [_clip(entry) for entry in _manifest()]
+
+
+# One clip per language for the tests that cover all five. fr_fleurs_003 is left out: Whisper base
+# gets 60 % of its words wrong (a fast, reverberant speaker); the benchmark still scores it.
+LANGUAGE_SAMPLES = (
+    "en_jfk.flac",
+    "fr_fleurs_005.wav",
+    "de_fleurs_002.wav",
+    "es_fleurs_004.wav",
+    "pt_fleurs_007.wav",
+)
+
+
+def corpus_clips() -> list[Clip]:
+    """One clip per language (LANGUAGE_SAMPLES), for tests of all five."""
+    entries = {str(e["file"]): e for e in _manifest()}
+    return [_clip(entries[name]) for name in LANGUAGE_SAMPLES]
 
 
 def _clip(entry: dict[str, object]) -> Clip:
@@ -46,7 +72,8 @@ def _clip(entry: dict[str, object]) -> Clip:
         audio, _ = sphn.read(str(path), sample_rate=16000)
         mono = np.clip(np.asarray(audio, dtype=np.float32).mean(axis=0), -1.0, 1.0)
         data, fmt = (mono * 32767).astype("<i2").tobytes(), "pcm_16000"
-    return Clip(name, str(entry["transcript"]), fmt, data, float(str(entry["duration_s"])))
+    duration = float(str(entry["duration_s"]))
+    return Clip(name, str(entry["transcript"]), fmt, data, duration, str(entry["language"]))
 
 
 def chunks(data: bytes, size: int = CHUNK_BYTES) -> Iterator[bytes]:
@@ -68,19 +95,23 @@ def words_of(events: list[object]) -> list[Word]:
 _SPELLINGS = {"mr": "mister", "mrs": "missus"}
 
 
-def normalise(text: str) -> str:
-    """Lower case, hyphens as spaces, punctuation dropped (apostrophes kept), a few spellings unified.
+def spell_digits(text: str, language: str = "en") -> str:
+    """Digits as words in ``language`` ("10" -> "ten"), as the issue's WER asks: Whisper writes
+    digits, the transcripts spell numbers out."""
+    return re.sub(r"\d+", lambda m: " " + num2words(int(m.group()), lang=language) + " ", text)
 
-    Numbers stay words: the transcripts spell them out ("ten", "fourteen fifty-five"), as
-    pocketsphinx's dictionary does.
-    """
-    text = re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " "))
+
+def normalise(text: str, language: str = "en") -> str:
+    """Digits spelled out, lower case, hyphens as spaces, punctuation dropped (apostrophes kept
+    inside words), a few English spellings unified."""
+    text = spell_digits(text, language).lower().replace("-", " ").replace("’", "'")
+    text = re.sub(r"[^\w' ]+|_", " ", text)
     words = (w.strip("'") for w in text.split())
     return " ".join(_SPELLINGS.get(w, w) for w in words if w)
 
 
-def wer(reference: str, hypothesis: str) -> float:
-    return float(jiwer.wer(normalise(reference), normalise(hypothesis) or "<empty>"))
+def wer(reference: str, hypothesis: str, language: str = "en") -> float:
+    return float(jiwer.wer(normalise(reference, language), normalise(hypothesis, language) or "<empty>"))
 
 
 def total_wer(pairs: list[tuple[str, str]]) -> float:

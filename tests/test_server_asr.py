@@ -106,7 +106,7 @@ async def test_stt_is_charged_per_second_of_audio(live_server: LiveServer) -> No
 @pytest.mark.parametrize(
     ("config", "needle"),
     [
-        ({"language": "fr"}, "language"),
+        ({"language": "ja"}, "language"),
         ({"delay_in_frames": 9}, "delay_in_frames"),
         ({"temp": 1.5}, "temp"),
     ],

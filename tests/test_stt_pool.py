@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from gradium.speech.stt_engines import SttEngineOptions
 from gradium.speech.stt_pipeline import SttPipeline, UnsupportedLanguageError, Word
 from gradium.workers.stt_pool import (
     Finished,
@@ -17,9 +18,8 @@ from gradium.workers.stt_pool import (
     StreamError,
     SttStreamHandle,
     SttWorkerPool,
-    validate_stt_config,
 )
-from stt_corpus import Clip, chunks, english_clips, run_pipeline
+from stt_corpus import Clip, chunks, corpus_clips, english_clips, run_pipeline, wer
 
 # The pool fixture lives on the session loop (asyncio_default_fixture_loop_scope); its reader threads
 # deliver into that loop, so the tests must run on it too.
@@ -32,9 +32,13 @@ def clip_named(name: str) -> Clip:
     return next(c for c in english_clips() if c.name == name)
 
 
+POCKETSPHINX = SttEngineOptions(engine="pocketsphinx")
+
+
 @pytest.fixture(scope="module")
 async def pool() -> AsyncIterator[SttWorkerPool]:
-    stt = SttWorkerPool(2)
+    """A pocketsphinx pool: deterministic per step, so it must match the in-process pipeline exactly."""
+    stt = SttWorkerPool(2, options=POCKETSPHINX)
     await stt.start()
     yield stt
     await stt.close()
@@ -44,8 +48,8 @@ async def collect(handle: SttStreamHandle) -> list[PoolEvent]:
     return [event async for event in handle]
 
 
-async def stream_clip(pool: SttWorkerPool, clip: Clip) -> list[PoolEvent]:
-    handle = pool.open_stream(clip.input_format)
+async def stream_clip(pool: SttWorkerPool, clip: Clip, language: str = "en") -> list[PoolEvent]:
+    handle = pool.open_stream(clip.input_format, language)
     reader = asyncio.ensure_future(collect(handle))
     for chunk in chunks(clip.data):
         await handle.feed(chunk)
@@ -94,11 +98,36 @@ async def test_bad_format_and_bad_audio_give_stream_errors(pool: SttWorkerPool) 
     assert isinstance(events[-1], StreamError), events
 
 
-async def test_config_errors_are_raised_before_opening() -> None:
-    with pytest.raises(UnsupportedLanguageError, match="installed: en"):
-        validate_stt_config("fr", 10, 0.0)
+async def test_config_errors_are_raised_before_opening(pool: SttWorkerPool) -> None:
+    with pytest.raises(UnsupportedLanguageError, match=r"installed: en$"):
+        pool.validate("fr", 10, 0.0)
     with pytest.raises(ValueError, match="delay_in_frames"):
-        validate_stt_config("en", 11, 0.0)
+        pool.validate("en", 11, 0.0)
+    whisper = SttWorkerPool(1)  # the default engine; nothing starts before a stream
+    assert whisper.validate("fr-FR") == ("whisper", "fr")
+    assert whisper.validate(None) == ("whisper", "auto")
+    assert whisper.validate("en", model_name="pocketsphinx") == ("pocketsphinx", "en")
+    with pytest.raises(UnsupportedLanguageError, match="installed: en, fr, de, es, pt"):
+        whisper.validate("ja")
+    with pytest.raises(UnsupportedLanguageError, match="model_name"):
+        whisper.validate("en", model_name="large-v9")
+
+
+async def test_whisper_pool_transcribes_five_languages() -> None:
+    stt = SttWorkerPool(2)
+    await stt.start()
+    try:
+        clips = {c.language: c for c in corpus_clips()}  # one clip per language
+        results = await asyncio.gather(
+            *(stream_clip(stt, clip, language=language) for language, clip in clips.items())
+        )
+        for (language, clip), events in zip(clips.items(), results, strict=True):
+            assert isinstance(events[-1], Finished), events[-1]
+            words = [e for e in events if isinstance(e, Word)]
+            assert [w.start_s for w in words] == sorted(w.start_s for w in words)
+            assert wer(clip.transcript, " ".join(w.text for w in words), language) < 0.35, (language, words)
+    finally:
+        await stt.close()
 
 
 def alive(pid: int) -> bool:
@@ -110,7 +139,7 @@ def alive(pid: int) -> bool:
 
 
 async def test_workers_start_with_the_first_stream() -> None:
-    stt = SttWorkerPool(2)
+    stt = SttWorkerPool(2, options=POCKETSPHINX)
     await stt.start()
     assert stt.worker_pids() == []  # an idle server holds no STT process
     events = await stream_clip(stt, clip_named(SHORT_CLIPS[0]))
@@ -126,13 +155,15 @@ async def test_workers_start_with_the_first_stream() -> None:
     assert not any(alive(p) for p in pids)
 
 
-async def test_unknown_search_mode_is_refused() -> None:
+async def test_unknown_engine_or_search_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="search mode"):
-        SttWorkerPool(1, search="sloppy")
+        SttEngineOptions(engine="pocketsphinx", search="sloppy")
+    with pytest.raises(ValueError, match="unknown STT engine"):
+        SttEngineOptions(engine="kaldi")
 
 
 async def test_worker_crash_fails_its_streams_and_close_leaves_no_process() -> None:
-    stt = SttWorkerPool(1, prestart=True)
+    stt = SttWorkerPool(1, prestart=True, options=POCKETSPHINX)
     await stt.start()
     (pid,) = stt.worker_pids()
     handle = stt.open_stream("pcm_16000")

@@ -24,7 +24,7 @@ from gradium.bench.tts import SILENCE_LEVEL
 from gradium.engines.base import TTSEngine
 from gradium.engines.espeak import EspeakEngine, default_instances
 from gradium.engines.flite import FliteEngine
-from gradium.engines.pocketsphinx import PocketsphinxDecoder
+from gradium.speech.stt_engines import Recognizers
 from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES, SttPipeline, Word
 from gradium.text.segmenter import Segment, TextSegmenter
 
@@ -95,16 +95,23 @@ class RawStt:
     cpu_per_audio_s: float  # pipeline compute seconds per second of audio (one core)
 
 
-_DECODER: list[PocketsphinxDecoder] = []
+_RECOGNIZERS: list[Recognizers] = []
 
 
 def stt_stream(clip: SttClip, delay_in_frames: int = DEFAULT_DELAY_IN_FRAMES) -> RawStt:
-    """One clip through a reused, reset decoder, exactly as a server worker process does."""
-    if not _DECODER:
-        _DECODER.append(PocketsphinxDecoder())
-    decoder = _DECODER[0]
-    decoder.reset()
-    pipeline = SttPipeline("pcm", delay_in_frames=delay_in_frames, decoder=decoder)
+    """One clip through the default engine's recogniser, loaded once, as a server worker does."""
+    if not _RECOGNIZERS:
+        _RECOGNIZERS.append(Recognizers())
+        _RECOGNIZERS[0].warm()
+    recognizers = _RECOGNIZERS[0]
+    engine = recognizers.options.engine
+    pipeline = SttPipeline(
+        "pcm",
+        language="en",
+        delay_in_frames=delay_in_frames,
+        decoder=recognizers.decoder(engine, "en", 0.0),
+        vad=recognizers.vad(engine),
+    )
     received: list[tuple[str, float]] = []
     busy = 0.0
     for index, offset in enumerate(range(0, len(clip.pcm24k), CHUNK_BYTES)):

@@ -47,7 +47,8 @@ async def stt_stream(
     delay_in_frames: int = DEFAULT_DELAY_IN_FRAMES,
 ) -> SttResult:
     async with session.ws_connect(ws_url + "speech/asr", headers={"x-api-key": key}) as ws:
-        setup = {"type": "setup", "input_format": "pcm", "json_config": {"delay_in_frames": delay_in_frames}}
+        config = {"delay_in_frames": delay_in_frames, "language": "en"}
+        setup = {"type": "setup", "input_format": "pcm", "json_config": config}
         await ws.send_json(setup)
         ready = json.loads(await ws.receive_str())
         if ready.get("type") != "ready":

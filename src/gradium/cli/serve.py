@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gradium.cli.common import default_data_dir
+
+if TYPE_CHECKING:
+    from gradium.server.settings import Settings
 
 
 def _bootstrap(data_dir: Path, initial_credits: int) -> None:
@@ -66,6 +70,7 @@ def serve(
             stt_workers=max(1, stt_workers),
         )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _check_stt_models(settings)
     click.echo(f"gradium serving on http://{host}:{port}/api/ (data in {data_dir})")
     uvicorn.run(
         create_app(settings),
@@ -75,6 +80,20 @@ def serve(
         ws_max_size=settings.limits.max_ws_message_bytes,
         ws_per_message_deflate=False,
     )
+
+
+def _check_stt_models(settings: Settings) -> None:
+    """A missing or altered model file stops the start with a message naming it: no silent fall-back."""
+    from gradium.engines.weights import ModelFileError
+    from gradium.engines.whisper import WhisperModels
+    from gradium.speech.stt_engines import WHISPER
+
+    try:
+        options = settings.stt_options()
+        if options.engine == WHISPER:
+            WhisperModels(options.whisper).check_installed()
+    except (ModelFileError, ValueError) as exc:
+        raise click.ClickException(f"cannot start the STT engine: {exc}") from None
 
 
 def register(group: click.Group) -> None:

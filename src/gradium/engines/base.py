@@ -73,9 +73,20 @@ class TTSEngine(Protocol):
 
 @runtime_checkable
 class STTDecoder(Protocol):
-    """One streaming recognition session of one STT engine (one per audio stream)."""
+    """One streaming recognition session of one STT engine (one per audio stream).
+
+    The pipeline cuts the stream into utterances at VAD pauses; a decoder hears each utterance and
+    gives a partial hypothesis on demand and the final words when it ends. The class attributes
+    tell the pipeline what the engine's passes cost and how far its partial words can be trusted:
+    a streaming decoder (pocketsphinx) updates its hypothesis every step for nothing, an utterance
+    model (Whisper) decodes the whole utterance again for each partial.
+    """
 
     sample_rate: int  # the rate ``accept`` expects
+    partial_interval_s: float  # audio between two partial hypotheses; 0 = every 80 ms step
+    commit_margin_s: float  # a partial word is committed no earlier than this after its end
+    end_of_utterance_s: float  # VAD silence that ends an utterance (its final pass is the best)
+    max_utterance_s: float  # an utterance is cut when it grows this long
 
     def accept(self, pcm: Int16Array) -> None:
         """Feed mono int16 audio at ``sample_rate``."""

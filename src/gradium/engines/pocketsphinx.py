@@ -64,6 +64,12 @@ class PocketsphinxDecoder:
     """
 
     sample_rate: int = SAMPLE_RATE
+    partial_interval_s: float = 0.0  # its search keeps a hypothesis up to date: ask every step
+    commit_margin_s: float = 0.24
+    end_of_utterance_s: float = 0.6  # corpus WER: 0.4 s -> 0.439, 0.8 s -> 0.431 (delay 10)
+    # Utterances are also cut when they grow this long, to bound the recogniser's memory and the
+    # cost of its final pass; a cut inside speech may split one word, which is the price.
+    max_utterance_s: float = 30.0
 
     def __init__(self, temp: float = 0.0, *, search: str = DEFAULT_SEARCH) -> None:
         if search not in SEARCH_MODES:

@@ -7,8 +7,9 @@ Worker model (measured and explained in the README):
   threads run beside the event loop on the other cores. Jobs are taken earliest playback deadline
   first (``gradium.speech.render_queue``): a new request's first sentence does not wait behind
   sentences that other listeners will only need seconds from now.
-- pocketsphinx holds the GIL while decoding, so STT runs in a pool of worker processes, started
-  with the first STT stream unless ``stt_prestart``.
+- STT runs in a pool of worker processes (pocketsphinx holds the GIL; a process also isolates a
+  crashed decode), started with the first STT stream unless ``stt_prestart``. ``gradium serve``
+  checks Whisper's model files (sha256) before it starts, so a bad install fails at once.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class Runtime:
         if settings.use_flite and flite_available():
             self.tts["flite"] = EngineSlot(FliteEngine(), DeadlineExecutor(1, "tts-flite"))
         self.stt_pool = SttWorkerPool(
-            settings.stt_workers, prestart=settings.stt_prestart, search=settings.stt_search
+            settings.stt_workers, prestart=settings.stt_prestart, options=settings.stt_options()
         )
 
     @property

@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gradium.engines.whisper import WhisperOptions, model_dirs_from_env
+from gradium.speech.stt_engines import SttEngineOptions
+
 
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
@@ -46,11 +49,17 @@ class Settings:
     stt_workers: int = field(
         default_factory=lambda: _env_int("GRADIUM_STT_WORKERS", max(1, os.cpu_count() or 1))
     )
+    # STT engine of streams that do not choose one by model_name: "whisper" (default) or
+    # "pocketsphinx" (English only, small footprint); Whisper's device ("cpu", "cuda", "auto") and
+    # user model directories (GRADIUM_WHISPER_MODEL_DIR, GRADIUM_WHISPER_MODEL_DIR_FR, ...).
+    stt_engine: str = field(default_factory=lambda: os.environ.get("GRADIUM_STT_ENGINE", "whisper"))
+    stt_device: str = field(default_factory=lambda: os.environ.get("GRADIUM_STT_DEVICE", "cpu"))
+    whisper_model_dirs: dict[str, Path] = field(default_factory=model_dirs_from_env)
     # pocketsphinx search: "fast" (default) or "accurate" (the model's own settings: 2.3-2.8x the CPU
     # per stream for 2.4 points less corpus WER; gradium.engines.pocketsphinx.SEARCH_MODES).
     stt_search: str = field(default_factory=lambda: os.environ.get("GRADIUM_STT_SEARCH", "fast"))
-    # Start the STT worker processes with the server (each with a loaded decoder) instead of with
-    # the first STT stream: no first-request wait, ~145 MB more memory per worker while idle.
+    # Start the STT worker processes with the server (each with its models loaded) instead of with
+    # the first STT stream: no first-request wait, the models' memory held while idle.
     stt_prestart: bool = field(default_factory=lambda: os.environ.get("GRADIUM_STT_PRESTART", "") == "1")
     # espeak-ng copies synthesizing at once (one per core by default; see gradium.engines.espeak).
     tts_threads: int = field(
@@ -65,3 +74,8 @@ class Settings:
             stt_credits_per_second=_env_float("GRADIUM_STT_CREDITS_PER_SECOND", 1.0)
         )
     )
+
+    def stt_options(self) -> SttEngineOptions:
+        """The STT engine configuration every worker starts with (raises ValueError if invalid)."""
+        whisper = WhisperOptions(model_dirs=dict(self.whisper_model_dirs), device=self.stt_device)
+        return SttEngineOptions(engine=self.stt_engine, search=self.stt_search, whisper=whisper)

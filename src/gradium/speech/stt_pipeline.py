@@ -1,19 +1,24 @@
-"""One STT stream, synchronously: input bytes -> 80 ms ``Step`` events and committed ``Word`` events.
+"""One STT stream, synchronously: input bytes -> 80 ms ``Step`` events, committed ``Word`` events,
+``Partial`` hypotheses and ``UtteranceEnd`` markers.
 
 This runs inside a worker process (see ``gradium.workers.stt_pool``), never on the event loop:
-decoding and recognition are CPU-bound and pocketsphinx holds the GIL.
+decoding and recognition are CPU-bound. The pipeline knows engines only through the
+:class:`~gradium.engines.base.STTDecoder` and ``VoiceActivityDetector`` interfaces; the decoder's
+class attributes say how often a partial hypothesis is worth its cost and how long a pause ends an
+utterance.
 
 Commit policy (a committed word is final and emitted exactly once):
 
-* **Utterance end.** When the VAD has heard ``END_OF_UTTERANCE_SILENCE_S`` of silence after speech,
-  the recogniser's utterance is ended; its final pass is more accurate than the partials, so every
-  word not yet committed is taken from it. The next audio starts a new utterance.
-* **Inside speech.** A word of the running (partial) hypothesis is committed once the audio has
-  run ``delay_in_frames * 80 ms`` past the word's *start* (as a delayed-stream model aligns its
-  text), the word ended at least ``COMMIT_MARGIN_S`` before the newest audio (the recogniser has
-  heard some of what follows it), and the hypothesis up to and including it has not changed for
-  ``COMMIT_STABLE_S``. A larger delay gives steadier text, later; a word longer than the delay
-  comes out ``COMMIT_MARGIN_S`` after its end.
+* **Utterance end.** When the VAD has heard the decoder's ``end_of_utterance_s`` of silence after
+  speech, the recogniser's utterance is ended; its final pass is more accurate than the partials,
+  so every word not yet committed is taken from it. The next audio starts a new utterance.
+* **Inside speech.** A partial hypothesis is asked for every ``partial_interval_s`` of new audio
+  (every step when 0). A word of it is committed once the audio has run ``delay_in_frames * 80 ms``
+  past the word's *start* (as a delayed-stream model aligns its text), the word ended at least the
+  decoder's ``commit_margin_s`` before the newest audio (the recogniser has heard some of what
+  follows it), and the hypothesis up to and including it has not changed for ``COMMIT_STABLE_S``
+  or, for decoders with a partial interval, over two consecutive partial passes (the
+  LocalAgreement policy). A larger delay gives steadier text, later.
 
 Silence between utterances is not given to the recogniser (pocketsphinx costs CPU on silence as on
 speech): after an utterance ends, audio is held back, the last ``PRE_ROLL_S`` of it in a buffer,
@@ -40,13 +45,9 @@ STEP_S = 0.08
 STEP_SAMPLES = 1280  # 80 ms at 16 kHz
 VALID_DELAYS_IN_FRAMES: frozenset[int] = frozenset({7, 8, 10, 12, 14, 16, 20, 24, 32, 36, 48})
 DEFAULT_DELAY_IN_FRAMES = 10
-END_OF_UTTERANCE_SILENCE_S = 0.6  # corpus WER: 0.4 s -> 0.439, 0.8 s -> 0.431 (delay 10)
-# Utterances are also cut when they grow this long, to bound the recogniser's memory and the
-# cost of its final pass; a cut inside speech may split one word, which is the price.
-MAX_UTTERANCE_S = 30.0
 VAD_AGGRESSIVENESS = 2
-COMMIT_MARGIN_S = 0.24  # a word is committed no earlier than this after its end ...
-COMMIT_STABLE_S = 0.16  # ... and once the hypothesis up to it has held this long
+COMMIT_STABLE_S = 0.16  # a word is committed once the hypothesis up to it has held this long
+SENTENCE_END = (".", "?", "!", "…", "。")
 PRE_ROLL_S = 0.32  # audio before the VAD's speech onset that the recogniser still gets
 
 _EMPTY = np.zeros(0, dtype=np.int16)
@@ -70,7 +71,21 @@ class Word:
     stop_s: float
 
 
-SttEvent = Step | Word
+@dataclass(frozen=True)
+class Partial:
+    """The current utterance's hypothesis (committed and not yet committed words); it may change."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class UtteranceEnd:
+    """The words of one utterance are all committed (a pause ended it, or a flush, or the stream)."""
+
+    stop_s: float
+
+
+SttEvent = Step | Word | Partial | UtteranceEnd
 
 
 class UnsupportedLanguageError(ValueError):
@@ -104,9 +119,7 @@ def validate_stt_config(language: str, delay_in_frames: int, temp: float) -> str
 class _StableCommitter:
     """Tracks how long each word of the running hypothesis has stayed unchanged."""
 
-    def __init__(
-        self, delay_s: float, margin_s: float = COMMIT_MARGIN_S, stable_s: float = COMMIT_STABLE_S
-    ) -> None:
+    def __init__(self, delay_s: float, margin_s: float, stable_s: float = COMMIT_STABLE_S) -> None:
         self.delay_s = delay_s
         self.margin_s = margin_s
         self.stable_s = stable_s
@@ -158,15 +171,24 @@ class SttPipeline:
         decoder: STTDecoder | None = None,
         vad: VoiceActivityDetector | None = None,
     ) -> None:
-        self.language = validate_stt_config(language, delay_in_frames, temp)
+        if decoder is None:
+            self.language = validate_stt_config(language, delay_in_frames, temp)
+        else:  # the caller chose the engine and validated the language against it
+            validate_stt_config("en", delay_in_frames, temp)
+            self.language = language
         self.delay_in_frames = delay_in_frames
         self.temp = temp
         self._audio = open_decoder(input_format, SAMPLE_RATE)
         self.decoder: STTDecoder = decoder if decoder is not None else PocketsphinxDecoder(temp)
         self._vad: VoiceActivityDetector = vad if vad is not None else WebrtcVad(VAD_AGGRESSIVENESS)
         self._turns = InactivityEstimator(frame_s=self._vad.frame_samples / SAMPLE_RATE)
-        self._committer = _StableCommitter(delay_in_frames * STEP_S)
+        interval = self.decoder.partial_interval_s
+        # With partial passes every `interval`, "unchanged for almost one interval" means two
+        # consecutive passes agreed.
+        stable_s = max(COMMIT_STABLE_S, interval - STEP_S / 2) if interval > 0 else COMMIT_STABLE_S
+        self._committer = _StableCommitter(delay_in_frames * STEP_S, self.decoder.commit_margin_s, stable_s)
         self._pending: NDArray[np.int16] = _EMPTY  # samples not yet stepped
+        self._vad_rest: NDArray[np.int16] = _EMPTY  # stepped samples short of a whole VAD frame
         self._ahead = 0  # samples at the head of _pending that the recogniser already has (flush)
         self._listening = False  # the recogniser is in an utterance (it gets every sample)
         self._held: list[NDArray[np.int16]] = []  # stepped samples not given to it (pre-roll)
@@ -175,13 +197,27 @@ class SttPipeline:
         self._steps = 0
         self._samples_stepped = 0
         self._utterance_samples = 0
+        self._partial_at = 0  # utterance samples when the last partial hypothesis was taken
         self._committed_until = 0.0  # stop time of the last committed word
+        self._utterance_words: list[str] = []  # committed words of the current utterance
+        self._last_partial = ""
         self._finished = False
 
-    def feed(self, data: bytes) -> list[SttEvent]:
+    def feed(self, data: bytes, *, partials: bool = True) -> list[SttEvent]:
+        """Process input bytes. ``partials=False`` skips costly partial hypotheses (the caller knows
+        more audio is already waiting, as in batch transcription): utterance ends still commit.
+        Decoders whose partials cost nothing (interval 0) get them anyway, for the same words."""
         self._check_open()
+        partials = partials or self.decoder.partial_interval_s == 0
         self._append(self._audio.feed(data))
-        return self._run_steps()
+        if self.decoder.partial_interval_s == 0:
+            return self._run_steps()
+        events = self._run_steps(partials=False)
+        # One partial at most per feed, after its last step: a feed of seconds (an upload) costs
+        # one decode, not one per interval.
+        if partials and self._partial_due():
+            events += self._commit_stable()
+        return events
 
     def flush(self) -> list[SttEvent]:
         """Process everything received so far; commit the words that are final.
@@ -223,16 +259,16 @@ class SttPipeline:
         if pcm.size:
             self._pending = np.concatenate([self._pending, pcm]) if self._pending.size else pcm
 
-    def _run_steps(self) -> list[SttEvent]:
+    def _run_steps(self, *, partials: bool = True) -> list[SttEvent]:
         events: list[SttEvent] = []
         while self._pending.size >= STEP_SAMPLES:
             step, self._pending = self._pending[:STEP_SAMPLES], self._pending[STEP_SAMPLES:]
             events.append(self._step(step))
-            events += self._after_step()
+            events += self._after_step(partials=partials)
         return events
 
     def _step(self, samples: NDArray[np.int16]) -> Step:
-        decisions = self._vad_decisions(samples)
+        decisions = self._vad_decisions(samples, last=samples.size < STEP_SAMPLES)
         inactivity = self._turns.update(decisions)
         if self._listening or self._turns.speech_seen or not self.skip_silence:
             if not self._listening:
@@ -246,11 +282,15 @@ class SttPipeline:
         self._steps += 1
         return step
 
-    def _vad_decisions(self, samples: NDArray[np.int16]) -> list[bool]:
+    def _vad_decisions(self, samples: NDArray[np.int16], *, last: bool = False) -> list[bool]:
+        """Decisions for the whole VAD frames available; a frame may straddle two steps."""
         size = self._vad.frame_samples
-        # A short last step is padded with silence so the VAD still sees whole frames.
-        padded = np.pad(samples, (0, -samples.size % size))
-        return [self._vad.is_speech(padded[i : i + size]) for i in range(0, padded.size, size)]
+        audio = np.concatenate([self._vad_rest, samples]) if self._vad_rest.size else samples
+        if last:  # the stream's last samples are padded with silence to a whole frame
+            audio = np.pad(audio, (0, -audio.size % size))
+        whole = audio.size - audio.size % size
+        self._vad_rest = audio[whole:]
+        return [self._vad.is_speech(audio[i : i + size]) for i in range(0, whole, size)]
 
     def _hold(self, samples: NDArray[np.int16]) -> None:
         """Keep silence from the recogniser, but remember the last PRE_ROLL_S of it."""
@@ -272,29 +312,48 @@ class SttPipeline:
             self.decoder.accept(samples)
             self._utterance_samples += samples.size
 
-    def _after_step(self) -> list[SttEvent]:
-        if self._turns.speech_seen and self._turns.trailing_silence_s >= END_OF_UTTERANCE_SILENCE_S:
+    def _after_step(self, *, partials: bool = True) -> list[SttEvent]:
+        silence = self._turns.trailing_silence_s
+        if self._turns.speech_seen and silence >= self.decoder.end_of_utterance_s:
             return self._end_utterance()
-        if self._utterance_samples >= MAX_UTTERANCE_S * SAMPLE_RATE:
+        if self._utterance_samples >= self.decoder.max_utterance_s * SAMPLE_RATE:
             return self._end_utterance()
-        if not self._turns.speech_seen:
-            return []  # nothing said in this utterance yet: skip the cost of a partial hypothesis
+        if not partials or not self._partial_due():
+            return []
         return self._commit_stable()
+
+    def _partial_due(self) -> bool:
+        if not self._listening or not self._turns.speech_seen:
+            return False  # nothing said in this utterance yet: skip the cost of a partial hypothesis
+        interval = self.decoder.partial_interval_s * SAMPLE_RATE
+        return self._utterance_samples - self._partial_at >= interval
 
     def _commit_stable(self) -> list[SttEvent]:
         if not self._listening:
             return []
+        self._partial_at = self._utterance_samples
         now_s = (self._samples_stepped + self._ahead) / SAMPLE_RATE
         pending = self._uncommitted(self.decoder.hypothesis())
-        return self._commit(self._committer.stable_words(pending, now_s))
+        events = self._commit(self._committer.stable_words(pending, now_s))
+        text = " ".join([*self._utterance_words, *(w.text for w in pending[len(events) :])])
+        if text and text != self._last_partial:
+            self._last_partial = text
+            events.append(Partial(text))
+        return events
 
     def _end_utterance(self) -> list[SttEvent]:
         words = self._uncommitted(self.decoder.finish()) if self._listening else []
         self._committer.clear()
         self._turns.mark()
         self._utterance_samples = 0
+        self._partial_at = 0
         self._listening = False
-        return self._commit(words)
+        events = self._commit(words)
+        if self._utterance_words:
+            self._turns.sentence_ended = self._utterance_words[-1].endswith(SENTENCE_END)
+            events.append(UtteranceEnd(self._committed_until))
+        self._utterance_words, self._last_partial = [], ""
+        return events
 
     def _uncommitted(self, words: list[WordTiming]) -> list[WordTiming]:
         # The recogniser's clock misses the silence it was never given; shift onto the stream's.
@@ -314,5 +373,6 @@ class SttPipeline:
             start = max(word.start_s, self._committed_until)
             stop = max(word.stop_s, start)
             events.append(Word(word.text, start, stop))
+            self._utterance_words.append(word.text)
             self._committed_until = stop
         return events

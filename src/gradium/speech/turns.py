@@ -12,6 +12,12 @@ The model is deliberately simple, deterministic and cheap, because it runs on ev
   mid-sentence, so dense speech makes the probabilities rise more slowly; after sparse speech
   (a short "yes", or only noise) they rise faster.
 
+* A **semantic hint**: when the recogniser's final words of the utterance before the pause end a
+  sentence (``sentence_ended``, set by the pipeline from Whisper's punctuation), the scale drops
+  to ``ended_scale * h``: a finished sentence followed by silence is most likely the end of the
+  turn. With the defaults the 2 s horizon passes 0.9 after 0.72 s of silence that follows a
+  finished sentence, while a 0.3 s pause inside a sentence stays below 0.1.
+
 Single speech frames in silence are often clicks or breaths; a step only counts as speech when it
 holds at least ``min_speech_frames`` speech frames, so such blips do not reset the silence.
 """
@@ -33,13 +39,16 @@ class InactivityEstimator:
         horizons_s: Sequence[float] = DEFAULT_HORIZONS_S,
         *,
         frame_s: float = 0.02,
-        base_scale: float = 0.6,
+        base_scale: float = 0.5,
+        ended_scale: float = 0.12,
         density_window_s: float = 3.0,
         min_speech_frames: int = 2,
     ) -> None:
         self.horizons_s = tuple(horizons_s)
         self.frame_s = frame_s
         self.base_scale = base_scale
+        self.ended_scale = ended_scale
+        self.sentence_ended = False  # the words before the current pause end a sentence
         self.min_speech_frames = min_speech_frames
         self._trailing_frames = 0  # non-speech frames since the last speech
         self._speech_seen = False
@@ -64,6 +73,7 @@ class InactivityEstimator:
         self._history.extend(decisions)
         if sum(decisions) >= self.min_speech_frames:
             self._speech_seen = True
+            self.sentence_ended = False
             # Silence after the last speech frame of this step already counts as a pause.
             last_speech = max(i for i, speech in enumerate(decisions) if speech)
             self._trailing_frames = len(decisions) - 1 - last_speech
@@ -78,5 +88,8 @@ class InactivityEstimator:
         silence = self.trailing_silence_s
         if silence <= 0.0:
             return 0.0
-        scale = self.base_scale * (0.5 + self._density) * horizon_s
+        if self.sentence_ended:
+            scale = self.ended_scale * horizon_s
+        else:
+            scale = self.base_scale * (0.5 + self._density) * horizon_s
         return round(silence**2 / (silence**2 + scale**2), 4)

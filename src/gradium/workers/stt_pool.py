@@ -1,7 +1,10 @@
 """A pool of STT worker processes, driven from asyncio without ever blocking the event loop.
 
-pocketsphinx holds the GIL, so recognition runs in processes (one per core is the sensible size).
-Each worker hosts many streams. Per worker the event loop talks to two plain threads:
+Recognition runs in processes (one per core is the sensible size): pocketsphinx holds the GIL, and
+a process boundary also isolates a crashed or runaway decode from every other stream. Whisper
+(CTranslate2, one thread per worker) would run in threads too, but each worker serialises its
+streams' passes anyway, so processes cost only the model memory per worker. Each worker hosts many
+streams. Per worker the event loop talks to two plain threads:
 
 * a sender thread drains a queue into the request pipe, so a busy worker (full pipe) never stalls
   the loop: ``feed`` only enqueues;
@@ -12,11 +15,10 @@ When a worker dies, its reader sees EOF: every stream on it gets a ``StreamError
 and a replacement worker is started.
 
 Workers start lazily by default: a server that has not transcribed anything yet holds no worker
-process (one costs ~50 MB of interpreter and libraries plus ~95 MB per loaded decoder). The first
-stream starts one and waits for its interpreter and first decoder (about a second on an idle 2-core
-machine); once it is ready the others start, and later streams find them running. With
-``prestart=True`` they all start with the pool, for deployments that would rather pay the memory
-than that first wait.
+process (see the README for the memory of each engine's models). The first stream starts one and
+waits for its interpreter and models (a few seconds for Whisper on an idle 2-core machine); once it
+is ready the others start, and later streams find them running. With ``prestart=True`` they all
+start with the pool, for deployments that would rather pay the memory than that first wait.
 """
 
 from __future__ import annotations
@@ -31,18 +33,10 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES, validate_stt_config
+from gradium.speech.stt_engines import SttEngineOptions, engine_for_model, validate_stream
+from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES
 
-from .stt_worker import (
-    DEFAULT_SEARCH,
-    SEARCH_MODES,
-    Finished,
-    Flushed,
-    PoolEvent,
-    StreamError,
-    WorkerOptions,
-    serve,
-)
+from .stt_worker import Finished, Flushed, PoolEvent, StreamError, serve
 
 __all__ = [
     "Finished",
@@ -51,7 +45,6 @@ __all__ = [
     "StreamError",
     "SttStreamHandle",
     "SttWorkerPool",
-    "validate_stt_config",
 ]
 
 log = logging.getLogger("gradium.stt")
@@ -73,7 +66,7 @@ class _Worker:
         start_method: str,
         loop: asyncio.AbstractEventLoop,
         pool: SttWorkerPool,
-        options: WorkerOptions,
+        options: SttEngineOptions,
     ) -> None:
         context: Any = multiprocessing.get_context(start_method)  # typeshed's BaseContext lacks Process
         request_reader, self._requests = context.Pipe(duplex=False)
@@ -227,8 +220,8 @@ class SttStreamHandle:
 class SttWorkerPool:
     """``workers`` STT processes; streams go to the least-loaded live worker.
 
-    The workers start with the first stream, or in :meth:`start` with ``prestart``. ``search`` is
-    the recogniser's search mode (``gradium.engines.pocketsphinx.SEARCH_MODES``).
+    The workers start with the first stream, or in :meth:`start` with ``prestart``. ``options``
+    choose the default engine and its models (``gradium.speech.stt_engines.SttEngineOptions``).
     """
 
     def __init__(
@@ -237,16 +230,14 @@ class SttWorkerPool:
         *,
         start_method: str = "spawn",
         prestart: bool = False,
-        search: str = DEFAULT_SEARCH,
+        options: SttEngineOptions | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("an STT pool needs at least one worker")
-        if search not in SEARCH_MODES:
-            raise ValueError(f"unknown STT search mode {search!r}; valid: {', '.join(SEARCH_MODES)}")
         self.size = workers
         self.start_method = start_method
         self.prestart = prestart
-        self.options = WorkerOptions(search=search)
+        self.options = options or SttEngineOptions()
         self._workers: list[_Worker] = []
         self._streams: dict[int, SttStreamHandle] = {}
         self._ids = itertools.count(1)
@@ -281,18 +272,30 @@ class SttWorkerPool:
         workers, self._workers = self._workers, []
         await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
 
+    def validate(
+        self,
+        language: str | None,
+        delay_in_frames: int = DEFAULT_DELAY_IN_FRAMES,
+        temp: float = 0.0,
+        model_name: object = None,
+    ) -> tuple[str, str]:
+        """(engine, language code) of a stream configuration, or the ValueError that says what is wrong."""
+        engine = engine_for_model(model_name, self.options.engine)
+        return engine, validate_stream(engine, language, delay_in_frames, temp)
+
     def open_stream(
         self,
         input_format: str,
-        language: str = "en",
+        language: str | None = "en",
         delay_in_frames: int = DEFAULT_DELAY_IN_FRAMES,
         temp: float = 0.0,
+        model_name: object = None,
     ) -> SttStreamHandle:
-        """Open a stream; raises the ValueError of ``validate_stt_config`` for a bad configuration.
+        """Open a stream; raises the ValueError of :meth:`validate` for a bad configuration.
 
         Format problems are found by the worker and arrive as a ``StreamError`` event.
         """
-        validate_stt_config(language, delay_in_frames, temp)
+        engine, language = self.validate(language, delay_in_frames, temp, model_name)
         if not self._workers and not self._closing and self._loop is not None:
             # The first stream: its requests wait in the outbox until the worker runs. The other
             # workers start once this one is ready, so that they do not slow its start-up down.
@@ -305,7 +308,7 @@ class SttWorkerPool:
             return handle
         worker.streams.add(handle.stream_id)
         self._streams[handle.stream_id] = handle
-        worker.send(("open", handle.stream_id, input_format, language, delay_in_frames, temp))
+        worker.send(("open", handle.stream_id, input_format, language, delay_in_frames, temp, engine))
         return handle
 
     def worker_pids(self) -> list[int]:

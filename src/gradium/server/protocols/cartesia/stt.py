@@ -17,8 +17,8 @@ from gradium.audio.errors import AudioFormatError
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
 from gradium.server.runtime import Runtime
-from gradium.speech.stt_pipeline import Step, Word
-from gradium.workers.stt_pool import Finished, Flushed, StreamError, SttStreamHandle, validate_stt_config
+from gradium.speech.stt_pipeline import Partial, Step, UtteranceEnd, Word
+from gradium.workers.stt_pool import Finished, Flushed, StreamError, SttStreamHandle, SttWorkerPool
 
 from .auth import Principal, requires
 from .stt_audio import RawStream, check_raw_format, file_to_wav
@@ -45,13 +45,15 @@ class SttBilling:
         await self.meter.charge(owed - self.meter.credits)
 
 
-def _language(raw: str | None) -> str:
-    language = (raw or "en").strip().lower()
-    try:
-        validate_stt_config(language, 10, 0.0)
-    except ValueError as exc:
-        raise ValueError(f"{exc} (this server recognises English only)") from None
-    return language
+def _language(pool: SttWorkerPool, raw: str | None, model_name: str | None = None) -> str:
+    """Cartesia's language defaults to English; "any" asks for detection. Raises ValueError."""
+    _, code = pool.validate((raw or "en").strip().lower(), model_name=model_name)
+    return code
+
+
+def _engine_model(model: str | None) -> str | None:
+    # Cartesia's own model names (ink-whisper, ...) all mean our default engine.
+    return None if model is None or model.startswith("ink") else model
 
 
 def _word_json(word: Word) -> dict[str, Any]:
@@ -92,7 +94,8 @@ async def transcribe(
         raise HTTPException(400, "the audio file is missing: send it as the multipart part 'file'")
     granularities = [str(g) for g in form.getlist("timestamp_granularities[]")]
     try:
-        language = _language(str(form.get("language") or "en"))
+        model_name = _engine_model(str(form.get("model") or "") or None)
+        language = _language(runtime.stt_pool, str(form.get("language") or "en"), model_name)
         wav = await asyncio.to_thread(file_to_wav, await upload.read(), encoding, sample_rate)
     except ValueError as exc:  # AudioFormatError is a ValueError too
         raise HTTPException(400, str(exc)) from None
@@ -100,7 +103,7 @@ async def transcribe(
     billing = SttBilling(
         meter, BATCH_CREDITS_PER_SECOND, runtime.settings.limits.max_audio_seconds_per_request
     )
-    handle = runtime.stt_pool.open_stream("wav", language)
+    handle = runtime.stt_pool.open_stream("wav", language, model_name=model_name)
     try:
         words = await _transcribe(handle, wav, billing)
     except ProtocolError as exc:
@@ -139,7 +142,9 @@ class SttSocket:
             self.meter, pricing.stt_credits_per_second, limits.max_audio_seconds_per_request
         )
         self.language = "en"
+        self.model: str | None = None
         self.flushes = 0
+        self.utterance: list[Word] = []  # committed words not yet sent as a final transcript
 
     async def serve(self) -> None:
         await self.ws.accept()
@@ -149,7 +154,7 @@ class SttSocket:
             await self._send({"type": "error", "message": str(exc)})
             await self.ws.close(code=1008)
             return
-        handle = self.runtime.stt_pool.open_stream("wav", self.language)
+        handle = self.runtime.stt_pool.open_stream("wav", self.language, model_name=self.model)
         relay = asyncio.create_task(self._relay(handle))
         try:
             await handle.feed(raw.header())
@@ -170,7 +175,8 @@ class SttSocket:
 
     def _open(self) -> RawStream:
         query = self.ws.query_params
-        self.language = _language(query.get("language"))
+        self.model = _engine_model(query.get("model"))
+        self.language = _language(self.runtime.stt_pool, query.get("language"), self.model)
         encoding, rate = check_raw_format(query.get("encoding"), query.get("sample_rate"))
         return RawStream(encoding, rate)
 
@@ -209,37 +215,48 @@ class SttSocket:
         return False
 
     async def _relay(self, handle: SttStreamHandle) -> None:
+        """Interim transcripts (``is_final`` false) while an utterance is spoken, one final
+        transcript per utterance (or per ``finalize``)."""
         try:
             while batch := await handle.next_events():
-                words = [e for e in batch if isinstance(e, Word)]
                 for event in batch:
                     if isinstance(event, Step):
                         await self.billing.until(event.total_duration_s)
-                if words:
-                    await self._transcript(words)
-                for event in batch:
-                    if isinstance(event, Flushed):
+                    elif isinstance(event, Word):
+                        self.utterance.append(event)
+                    elif isinstance(event, Partial):
+                        await self._transcript(event.text, [], is_final=False)
+                    elif isinstance(event, UtteranceEnd):
+                        await self._final()
+                    elif isinstance(event, Flushed):
+                        await self._final()
                         await self._send({"type": "flush_done"})
                     elif isinstance(event, StreamError):
                         raise ProtocolError(event.message)
                     elif isinstance(event, Finished):
+                        await self._final()
                         await self.billing.until(self.meter.audio_seconds, final=True)
                         await self._send({"type": "done"})
                         return
         except ProtocolError as exc:
             await self._send({"type": "error", "message": exc.message})
 
-    async def _transcript(self, words: list[Word]) -> None:
-        await self._send(
-            {
-                "type": "transcript",
-                "text": " ".join(w.text for w in words),
-                "is_final": True,
-                "duration": round(self.meter.audio_seconds, 3),
-                "language": self.language,
-                "words": [_word_json(w) for w in words],
-            }
-        )
+    async def _final(self) -> None:
+        words, self.utterance = self.utterance, []
+        if words:
+            await self._transcript(" ".join(w.text for w in words), words, is_final=True)
+
+    async def _transcript(self, text: str, words: list[Word], *, is_final: bool) -> None:
+        message: dict[str, Any] = {
+            "type": "transcript",
+            "text": text,
+            "is_final": is_final,
+            "duration": round(self.meter.audio_seconds, 3),
+            "language": self.language,
+        }
+        if is_final:
+            message["words"] = [_word_json(w) for w in words]
+        await self._send(message)
 
     async def _send(self, message: dict[str, Any]) -> None:
         if self.ws.application_state == WebSocketState.CONNECTED:

@@ -17,25 +17,28 @@ from gradium.server.protocols.gradium.connection import Emit, Message, RequestHa
 from gradium.server.runtime import Runtime
 from gradium.speech.stt_pipeline import Step, Word
 from gradium.speech.tts_options import OptionError, number_in_range, parse_json_config
-from gradium.workers.stt_pool import Finished, Flushed, StreamError, SttStreamHandle, validate_stt_config
+from gradium.workers.stt_pool import Finished, Flushed, StreamError, SttStreamHandle, SttWorkerPool
 
 DEFAULT_DELAY_IN_FRAMES = 10
 MAX_AUDIO_MESSAGE_BYTES = 4 * 1024 * 1024  # decoded bytes of one audio message
 
 
-def parse_audio_input(setup: Message, config: dict[str, Any], default_format: str) -> tuple[str, str]:
-    """(input_format, language) of a setup that streams audio in (speech/asr and speech/s2s)."""
+def parse_audio_input(setup: Message, config: dict[str, Any], default_format: str) -> tuple[str, str | None]:
+    """(input_format, language or None when omitted) of a setup that streams audio in (speech/asr
+    and speech/s2s)."""
     input_format = str(setup.get("input_format") or default_format)
     if input_format not in INPUT_FORMATS:
         raise OptionError(f"unknown input_format '{input_format}': use one of {', '.join(INPUT_FORMATS)}")
-    language = config.get("language") or "en"
-    if not isinstance(language, str):
-        raise OptionError("json_config 'language' must be a language code such as \"en\"")
-    return input_format, language.lower()
+    language = config.get("language")
+    if language is not None and not isinstance(language, str):
+        raise OptionError("json_config 'language' must be a language code such as \"en\", or \"any\"")
+    return input_format, language.lower() if language else None
 
 
-def parse_stt_config(setup: Message) -> tuple[str, str, int, float]:
-    """(input_format, language, delay_in_frames, temp), validated with messages that name the key."""
+def parse_stt_config(setup: Message, pool: SttWorkerPool) -> tuple[str, str, int, float]:
+    """(input_format, language, delay_in_frames, temp), validated with messages that name the key.
+
+    An omitted language is detected from the speech (Whisper); ``model_name`` picks the engine."""
     config = parse_json_config(setup.get("json_config"))
     input_format, language = parse_audio_input(setup, config, "wav")
     delay = config.get("delay_in_frames", DEFAULT_DELAY_IN_FRAMES)
@@ -45,10 +48,10 @@ def parse_stt_config(setup: Message) -> tuple[str, str, int, float]:
         raise OptionError("json_config 'delay_in_frames' must be an integer")
     temp = number_in_range(config, "temp", 0.0, 1.0, 0.0)
     try:
-        validate_stt_config(language, delay, temp)
+        _, code = pool.validate(language, delay, temp, setup.get("model_name"))
     except ValueError as exc:
         raise OptionError(str(exc)) from None
-    return input_format, language, delay, temp
+    return input_format, code, delay, temp
 
 
 class AsrRequest(RequestHandler):
@@ -63,10 +66,11 @@ class AsrRequest(RequestHandler):
 
     async def start(self) -> Message:
         try:
-            input_format, language, delay, temp = parse_stt_config(self.setup)
+            input_format, language, delay, temp = parse_stt_config(self.setup, self.runtime.stt_pool)
         except OptionError as exc:
             raise ProtocolError(str(exc)) from None
-        self.handle = self.runtime.stt_pool.open_stream(input_format, language, delay, temp)
+        model_name = self.setup.get("model_name")
+        self.handle = self.runtime.stt_pool.open_stream(input_format, language, delay, temp, model_name)
         # STT input is resampled to the protocol's 24 kHz frames of 1920 samples (80 ms).
         return ready_fields(self.request_id, self.setup, 24000, delay_in_frames=delay)
 

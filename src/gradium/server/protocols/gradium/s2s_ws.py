@@ -28,18 +28,20 @@ from gradium.server.runtime import Runtime
 from gradium.speech.stt_pipeline import Step, Word
 from gradium.speech.tts import TtsStream
 from gradium.speech.tts_options import OptionError, parse_json_config
-from gradium.workers.stt_pool import Finished, StreamError, SttStreamHandle, validate_stt_config
+from gradium.workers.stt_pool import Finished, StreamError, SttStreamHandle, SttWorkerPool
 
 DELAY_IN_FRAMES = 10
 PAUSE_FLUSH_S = 0.5  # a gap this long between input words ends a phrase: speak it now
 
 
-def parse_s2s_config(setup: Message) -> tuple[str, str, dict[str, Any]]:
-    """(input_format, source language, the TTS part of json_config)."""
+def parse_s2s_config(setup: Message, pool: SttWorkerPool) -> tuple[str, str, dict[str, Any]]:
+    """(input_format, source language, the TTS part of json_config).
+
+    The source language defaults to English: the voice that speaks the result needs it up front."""
     config = parse_json_config(setup.get("json_config"))
     input_format, language = parse_audio_input(setup, config, "pcm")
     try:
-        source = validate_stt_config(language, DELAY_IN_FRAMES, 0.0)
+        _, source = pool.validate(language or "en", DELAY_IN_FRAMES, 0.0, setup.get("stt_model_name"))
     except ValueError as exc:
         raise OptionError(str(exc)) from None
     target = config.get("target_language")
@@ -67,7 +69,7 @@ class S2sRequest(RequestHandler):
 
     async def start(self) -> Message:
         try:
-            input_format, language, tts_config = parse_s2s_config(self.setup)
+            input_format, language, tts_config = parse_s2s_config(self.setup, self.runtime.stt_pool)
         except OptionError as exc:
             raise ProtocolError(str(exc)) from None
         tts_setup = {
@@ -80,7 +82,9 @@ class S2sRequest(RequestHandler):
         self.tts, sample_rate = await open_tts_stream(
             self.runtime, tts_setup, self.meter, limits.max_text_chars_per_request
         )
-        self.handle = self.runtime.stt_pool.open_stream(input_format, language, DELAY_IN_FRAMES, 0.0)
+        self.handle = self.runtime.stt_pool.open_stream(
+            input_format, language, DELAY_IN_FRAMES, 0.0, self.setup.get("stt_model_name")
+        )
         return ready_fields(self.request_id, self.setup, sample_rate)
 
     async def handle_input(self, message: Message) -> None:

@@ -1,0 +1,377 @@
+"""The neural STT engine against the issue's targets, over the real server at real-time pace.
+
+Run: ``.venv/bin/python benchmarks/stt_neural.py`` (about 8 minutes on 2 cores; writes
+``benchmarks/results/stt_neural.md`` and ``.json``). It starts ``gradium serve`` with default
+settings and measures, each stream sending 80 ms chunks of 24 kHz PCM at real-time pace followed by
+2 s of silence (the client runs on the same machine and takes CPU from it):
+
+* **WER** per clip and language over Gradium ``speech/asr`` (digits spelled out before scoring, in
+  the clip's language); each stream sets ``json_config.language`` to the clip's language.
+* **Word latency** (English, reference word ends from a forced alignment of the transcript): from
+  the end of each word to its ``text`` message, and from the end of the clip's last word (its
+  utterance's end) to the message of that last word ("final").
+* **Interim**: over Cartesia's streaming route, from the end of the first word to the first
+  transcript of any kind.
+* **End of turn**: audio time from the last word's end to the first ``step`` whose 2 s horizon
+  reaches 0.9, and the largest 2 s value while the sentence is still being spoken.
+* **Capacity**: 4, 6 and 8 concurrent English streams; a level is kept up when no stream's lag
+  (audio sent minus audio processed, from ``step`` messages) exceeds 1 s. Server CPU (main process
+  and STT workers, from /proc) per second of audio, beside the raw engine's: the same pipeline
+  in this process on the same clips, no server.
+* **Memory**: RSS of the server idle and of it and its STT workers after the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from gradium.bench.inputs import SttClip, default_corpus, load_clips, load_pcm  # noqa: E402
+from gradium.bench.server import Target, start  # noqa: E402
+from gradium.bench.stt_match import word_latencies  # noqa: E402
+from gradium.speech.stt_engines import Recognizers  # noqa: E402
+from gradium.speech.stt_pipeline import SttPipeline, Word  # noqa: E402
+from stt_corpus import normalise  # noqa: E402
+
+CHUNK = 3840  # 80 ms of 24 kHz s16le
+TAIL_S = 2.0
+LEVELS = (4, 6, 8)
+
+
+@dataclass
+class StreamRun:
+    name: str
+    language: str
+    duration_s: float
+    text: str = ""
+    arrivals: list[tuple[str, float]] = field(default_factory=list)  # (text, audio-clock time)
+    steps: list[tuple[float, float]] = field(default_factory=list)  # (total_duration_s, vad[2])
+    max_lag_s: float = 0.0
+    first_transcript_s: float | None = None
+
+
+def pcm24(name: str, corpus: Path) -> bytes:
+    pcm = load_pcm(corpus / name, 24000)
+    return np.concatenate([pcm, np.zeros(int(TAIL_S * 24000), dtype="<i2")]).tobytes()
+
+
+async def gradium_stream(target: Target, name: str, language: str, data: bytes) -> StreamRun:
+    run = StreamRun(name, language, len(data) / 48000 - TAIL_S)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(target.ws_url + "speech/asr", headers={"x-api-key": target.api_key}) as ws,
+    ):
+        setup = {"type": "setup", "input_format": "pcm", "json_config": {"language": language}}
+        await ws.send_json(setup)
+        json.loads(await ws.receive_str())
+        t0 = time.perf_counter()
+
+        async def reader() -> None:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                now, data_ = time.perf_counter() - t0, json.loads(msg.data)
+                if data_["type"] == "text":
+                    run.arrivals.append((data_["text"], now))
+                elif data_["type"] == "step":
+                    total = float(data_["total_duration_s"])
+                    run.steps.append((total, float(data_["vad"][2]["inactivity_prob"])))
+                    run.max_lag_s = max(run.max_lag_s, min(now, len(data) / 48000) - total)
+                elif data_["type"] in ("end_of_stream", "error"):
+                    break
+
+        reading = asyncio.create_task(reader())
+        await send_paced(
+            ws.send_json, data, t0, lambda c: {"type": "audio", "audio": base64.b64encode(c).decode()}
+        )
+        await ws.send_json({"type": "end_of_stream"})
+        await reading
+    run.text = " ".join(t for t, _ in run.arrivals)
+    return run
+
+
+async def send_paced(send: Any, data: bytes, t0: float, frame: Any) -> None:
+    for offset in range(0, len(data), CHUNK):
+        chunk = data[offset : offset + CHUNK]
+        wait = t0 + (offset + len(chunk)) / 48000 - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await send(frame(chunk))
+
+
+async def cartesia_first_transcript(target: Target, data: bytes) -> float | None:
+    root = target.base_url.removesuffix("api/").replace("http", "ws", 1)
+    url = root + "stt/websocket?model=ink-whisper&language=en&encoding=pcm_s16le&sample_rate=24000"
+    first: list[float] = []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            url, headers={"X-API-Key": target.api_key, "Cartesia-Version": "2025-04-16"}
+        ) as ws,
+    ):
+        t0 = time.perf_counter()
+
+        async def reader() -> None:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                data_ = json.loads(msg.data)
+                if data_["type"] == "transcript" and not first:
+                    first.append(time.perf_counter() - t0)
+                if data_["type"] in ("done", "error"):
+                    break
+
+        reading = asyncio.create_task(reader())
+        await send_paced(ws.send_bytes, data, t0, lambda c: c)
+        await ws.send_str("done")
+        await reading
+    return first[0] if first else None
+
+
+def wer_of(reference: str, hypothesis: str, language: str) -> tuple[int, int]:
+    import jiwer
+
+    ref, hyp = normalise(reference, language), normalise(hypothesis, language) or "<empty>"
+    out = jiwer.process_words(ref, hyp)
+    return out.substitutions + out.deletions + out.insertions, len(ref.split())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its live children (the STT workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def rss_mb(pid: int, children: bool) -> float:
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        ppid = int(status.split("PPid:")[1].split()[0])
+        if int(entry.name) == pid or (children and ppid == pid):
+            total += int(status.split("VmRSS:")[1].split()[0]) / 1024
+    return round(total, 1)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return float(np.percentile(np.asarray(values), q))
+
+
+def raw_cpu(clips: list[SttClip]) -> float:
+    """CPU seconds per audio second of the pipeline alone (Whisper + Silero), one thread, no server."""
+    recognizers = Recognizers()
+    recognizers.warm()
+    busy = audio = 0.0
+    for clip in clips:
+        pipeline = SttPipeline(
+            "pcm",
+            language="en",
+            decoder=recognizers.decoder("whisper", "en", 0.0),
+            vad=recognizers.vad("whisper"),
+        )
+        data = clip.pcm24k + bytes(int(TAIL_S * 48000))
+        started = time.process_time()
+        events = [e for i in range(0, len(data), CHUNK) for e in pipeline.feed(data[i : i + CHUNK])]
+        events += pipeline.finish()
+        busy += time.process_time() - started
+        audio += len(data) / 48000
+        assert any(isinstance(e, Word) for e in events)
+    return busy / audio
+
+
+async def capacity(target: Target, clips: list[SttClip], corpus: Path) -> list[dict[str, Any]]:
+    levels = []
+    for streams in LEVELS:
+        chosen = [clips[i % len(clips)] for i in range(streams)]
+        cpu_before = cpu_seconds(target.pid or 0)
+        runs = await asyncio.gather(
+            *(gradium_stream(target, c.name, "en", pcm24(c.name, corpus)) for c in chosen)
+        )
+        cpu = cpu_seconds(target.pid or 0) - cpu_before
+        audio = sum(c.duration_s + TAIL_S for c in chosen)
+        lags = [r.max_lag_s for r in runs]
+        levels.append(
+            {
+                "streams": streams,
+                "kept_up": max(lags) <= 1.0,
+                "max_lag_s": round(max(lags), 3),
+                "server_cpu_per_audio_s": round(cpu / audio, 3),
+            }
+        )
+        print(levels[-1], flush=True)
+    return levels
+
+
+async def measure(corpus: Path) -> dict[str, Any]:
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    english = load_clips(corpus, None, 0.0)
+    long_english = [c for c in english if c.duration_s >= 6.0]
+    with tempfile.TemporaryDirectory() as tmp:
+        target = start(Path(tmp))
+        try:
+            pid = target.pid or 0
+            idle_rss = rss_mb(pid, children=True)
+            results: dict[str, Any] = {"rss_idle_mb": idle_rss}
+            runs = []
+            for entry in manifest:  # one stream at a time: latency without queueing
+                runs.append(
+                    await gradium_stream(
+                        target, entry["file"], entry["language"], pcm24(entry["file"], corpus)
+                    )
+                )
+                print(runs[-1].name, runs[-1].text[:80], flush=True)
+            results["rss_after_stt_mb"] = rss_mb(pid, children=True)
+            results["rss_server_only_mb"] = rss_mb(pid, children=False)
+            interim = []
+            for clip in long_english:
+                first = await cartesia_first_transcript(target, pcm24(clip.name, corpus))
+                first_word_end = clip.reference[0].end_s
+                interim.append(None if first is None else round(first - first_word_end, 3))
+            results["capacity"] = await capacity(target, long_english, corpus)
+        finally:
+            target.stop()
+    results["raw_cpu_per_audio_s"] = round(raw_cpu(long_english), 3)
+    results.update(summarise(runs, english, interim, manifest))
+    return results
+
+
+def summarise(
+    runs: list[StreamRun], english: list[SttClip], interim: list[float | None], manifest: list[dict[str, Any]]
+) -> dict[str, Any]:
+    transcripts = {str(e["file"]): str(e["transcript"]) for e in manifest}
+    references = {c.name: c for c in english}
+    per_clip, per_language = [], {}
+    word_lat, final_lat, eot, during_max = [], [], [], []
+    for run in runs:
+        errors, words = wer_of(transcripts[run.name], run.text, run.language)
+        acc = per_language.setdefault(run.language, [0, 0])
+        acc[0] += errors
+        acc[1] += words
+        row: dict[str, Any] = {
+            "clip": run.name,
+            "language": run.language,
+            "seconds": round(run.duration_s, 2),
+        }
+        row["wer"] = round(errors / max(words, 1), 3)
+        row["text"] = run.text
+        clip = references.get(run.name)
+        if clip is not None:
+            word_lat += word_latencies(run.arrivals, clip.reference)
+            last_end = clip.reference[-1].end_s
+            if run.arrivals:
+                final_lat.append(run.arrivals[-1][1] - last_end)
+            reached = [t for t, p in run.steps if t > last_end and p >= 0.9]
+            row["end_of_turn_s"] = round(reached[0] - last_end, 2) if reached else None
+            if reached:
+                eot.append(reached[0] - last_end)
+            speaking = [p for t, p in run.steps if clip.reference[0].end_s < t < last_end - 0.1]
+            row["vad2_max_while_speaking"] = round(max(speaking, default=0.0), 3)
+            during_max.append(row["vad2_max_while_speaking"])
+        per_clip.append(row)
+    others = [lang for lang in per_language if lang != "en"]
+    other_errors = sum(per_language[lang][0] for lang in others)
+    other_words = sum(per_language[lang][1] for lang in others)
+    lat = [x for x in interim if x is not None]
+    return {
+        "per_clip": per_clip,
+        "wer_by_language": {lang: round(e / max(w, 1), 3) for lang, (e, w) in per_language.items()},
+        "wer_fr_de_es_pt": round(other_errors / max(other_words, 1), 3),
+        "word_latency_s": {
+            "p50": round(percentile(word_lat, 50), 3),
+            "p95": round(percentile(word_lat, 95), 3),
+        },
+        "final_latency_s": {
+            "p50": round(percentile(final_lat, 50), 3),
+            "p95": round(percentile(final_lat, 95), 3),
+        },
+        "interim_latency_s": {
+            "p50": round(percentile(lat, 50), 3),
+            "max": round(max(lat, default=float("nan")), 3),
+            "missing": interim.count(None),
+        },
+        "end_of_turn_s": {
+            "p50": round(statistics.median(eot), 2) if eot else None,
+            "max": round(max(eot), 2) if eot else None,
+            "missing": len(english) - len(eot),
+        },
+        "vad2_max_while_speaking": round(max(during_max, default=0.0), 3),
+    }
+
+
+def write_report(results: dict[str, Any], out: Path) -> None:
+    lines = [
+        "# Neural STT (Whisper tiny.en / base + Silero VAD) over the real server",
+        "",
+        "Generated by `benchmarks/stt_neural.py` (see its docstring for the method). Streams at",
+        "real-time pace, 80 ms chunks, 2 s of silence after each clip, default server settings.",
+        "",
+        f"- WER by language: {results['wer_by_language']}; fr+de+es+pt together {results['wer_fr_de_es_pt']}",
+        f"- word latency (end of word -> its text): {results['word_latency_s']}",
+        f"- final latency (end of the utterance's last word -> its text): {results['final_latency_s']}",
+        f"- first interim transcript after the first word's end (Cartesia): {results['interim_latency_s']}",
+        f"- end of turn (vad[2] >= 0.9 after the last word): {results['end_of_turn_s']}; "
+        f"largest vad[2] while speaking {results['vad2_max_while_speaking']}",
+        f"- capacity: {results['capacity']}",
+        f"- raw pipeline (no server): {results['raw_cpu_per_audio_s']} CPU s per audio s",
+        f"- RSS: idle {results['rss_idle_mb']} MB; after STT, server + workers "
+        f"{results['rss_after_stt_mb']} MB (server alone {results['rss_server_only_mb']} MB)",
+        "",
+        "| clip | lang | seconds | WER | end of turn s | vad[2] max speaking | recognised |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in results["per_clip"]:
+        lines.append(
+            f"| {row['clip']} | {row['language']} | {row['seconds']} | {100 * row['wer']:.1f} % | "
+            f"{row.get('end_of_turn_s', '')} | {row.get('vad2_max_while_speaking', '')} | {row['text']} |"
+        )
+    out.write_text("\n".join(lines) + "\n")
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--corpus", type=Path, default=default_corpus())
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "stt_neural.md")
+    args = parser.parse_args()
+    results = asyncio.run(measure(args.corpus))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_report(results, args.out)
+    print(args.out.read_text())
+
+
+if __name__ == "__main__":
+    main()
