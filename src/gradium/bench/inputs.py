@@ -79,6 +79,7 @@ def tts_cases(texts: dict[str, dict[str, str]] | None = None) -> list[TtsCase]:
 class RefWord:
     text: str
     end_s: float
+    start_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,11 @@ def align(pcm16k: np.ndarray, transcript: str) -> tuple[list[RefWord], str]:
         decoder.process_raw(pcm16k.astype("<i2").tobytes(), False, True)
         decoder.end_utt()
         aligned = [
-            RefWord(_VARIANT.sub("", seg.word), (seg.end_frame + 1) / _FRAMES_PER_SECOND)
+            RefWord(
+                _VARIANT.sub("", seg.word),
+                (seg.end_frame + 1) / _FRAMES_PER_SECOND,
+                seg.start_frame / _FRAMES_PER_SECOND,
+            )
             for seg in decoder.seg()
             if not seg.word.startswith(("<", "["))
         ]
@@ -39,4 +43,5 @@ def align(pcm16k: np.ndarray, transcript: str) -> tuple[list[RefWord], str]:
         pass
     offline = PocketsphinxDecoder()
     offline.accept(pcm16k.astype(np.int16))
-    return [RefWord(w.text.lower(), w.stop_s) for w in offline.finish()], "offline-decode"
+    decoded = [RefWord(w.text.lower(), w.stop_s, w.start_s) for w in offline.finish()]
+    return decoded, "offline-decode"

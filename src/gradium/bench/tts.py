@@ -93,7 +93,10 @@ async def tts_request(session: aiohttp.ClientSession, ws_url: str, key: str, cas
     opened = time.perf_counter()
     async with session.ws_connect(ws_url + "speech/tts", headers={"x-api-key": key}) as ws:
         connected = time.perf_counter()
-        await ws.send_json({"type": "setup", "voice_id": case.voice_id, "output_format": OUTPUT_FORMAT})
+        # The formant engines, which the raw side drives too (benchmarks/tts_neural.py measures the
+        # neural voices).
+        setup = {"type": "setup", "voice_id": case.voice_id, "output_format": OUTPUT_FORMAT}
+        await ws.send_json({**setup, "model_name": "formant"})
         ready = json.loads(await ws.receive_str())
         if ready.get("type") != "ready":
             raise RuntimeError(f"TTS setup failed: {ready}")

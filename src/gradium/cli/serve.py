@@ -70,7 +70,7 @@ def serve(
             stt_workers=max(1, stt_workers),
         )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _check_stt_models(settings)
+    _check_models(settings)
     click.echo(f"gradium serving on http://{host}:{port}/api/ (data in {data_dir})")
     uvicorn.run(
         create_app(settings),
@@ -82,8 +82,11 @@ def serve(
     )
 
 
-def _check_stt_models(settings: Settings) -> None:
-    """A missing or altered model file stops the start with a message naming it: no silent fall-back."""
+def _check_models(settings: Settings) -> None:
+    """A missing or altered model file stops the start with a message naming it: no silent fall-back.
+
+    Every weight file is hashed (about 1 s for all of them); the engines load lazily later."""
+    from gradium.engines.neural_tts import check_kokoro_installed, check_piper_installed
     from gradium.engines.weights import ModelFileError
     from gradium.engines.whisper import WhisperModels
     from gradium.speech.stt_engines import WHISPER
@@ -92,8 +95,14 @@ def _check_stt_models(settings: Settings) -> None:
         options = settings.stt_options()
         if options.engine == WHISPER:
             WhisperModels(options.whisper).check_installed()
+        if settings.tts_neural:
+            check_kokoro_installed()
+            check_piper_installed()
     except (ModelFileError, ValueError) as exc:
-        raise click.ClickException(f"cannot start the STT engine: {exc}") from None
+        raise click.ClickException(
+            f"cannot start: {exc} (or turn the neural engines off: GRADIUM_TTS_NEURAL=0, "
+            "GRADIUM_STT_ENGINE=pocketsphinx)"
+        ) from None
 
 
 def register(group: click.Group) -> None:

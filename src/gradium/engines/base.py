@@ -24,13 +24,30 @@ class WordTiming:
     stop_s: float
 
 
+VoiceMix = tuple[tuple[str, float], ...]  # (voice name, weight) pairs: a weighted mean of voices
+
+
+@dataclass(frozen=True)
+class NeuralVoice:
+    """A voice of a neural engine: the engine, one of its voices (or a mix of them), the accent."""
+
+    engine: str  # "kokoro" or "piper"
+    voice: str | VoiceMix  # "af_heart", "en_US-joe-medium", or (("af_heart", 0.6), ("af_bella", 0.4))
+    accent: str  # what it speaks: "en-US", "en-GB", "fr", "es", "pt-BR"
+    pitch_factor: float = 1.0  # post-synthesis F0 shift of this voice (VoiceParams' is the formant one)
+
+
 @dataclass(frozen=True)
 class VoiceParams:
     """How one voice is rendered by the embedded engines.
 
-    A catalog voice, a cloned voice or a designed draft all resolve to one of these. Fields that an
-    engine has no control for are ignored by it; ``pitch_factor`` is applied after synthesis (by
-    resampling with a compensating duration stretch) so that every engine can move F0.
+    A catalog voice, a cloned voice or a designed draft all resolve to one of these. ``neural`` is
+    the voice on a neural engine, used when that engine is installed and enabled; the espeak-ng and
+    flite fields describe the same voice on the formant engines (German, the small-footprint mode,
+    and cloned voices, whose WORLD transform starts from them). Fields that an engine has no control
+    for are ignored by it; ``pitch_factor`` is applied after synthesis (by resampling with a
+    compensating duration stretch) so that every engine can move F0; ``rate_wpm`` is the espeak
+    scale, which neural engines read as a speed relative to :data:`NEUTRAL_RATE_WPM`.
     """
 
     language: str  # ISO 639-1 code: "en", "fr", "de", "es", "pt"
@@ -43,6 +60,10 @@ class VoiceParams:
     # Same text, same samples. Costs espeak-ng a fresh library load per call; requests sampled at a
     # temperature above 0 vary their prosody anyway and turn it off (see tts_options.vary_prosody).
     reproducible: bool = True
+    neural: NeuralVoice | None = None
+
+
+NEUTRAL_RATE_WPM = 175  # espeak-ng's default rate: speed 1.0 for the neural engines
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
 """What a running server holds: settings, the account store, engines and their workers.
 
 Worker model (measured and explained in the README):
+- Neural voices (Kokoro, Piper; onnxruntime releases the GIL) run on ``tts_threads`` threads per
+  engine, one onnxruntime thread per call, so N requests use N cores; their models load on first
+  use (``GRADIUM_TTS_NEURAL=0`` turns them off: every voice then uses its formant voice).
 - espeak-ng keeps one global state per loaded library, so the engine loads one private copy of the
   library per worker thread (``tts_threads``, one per core by default); flite is not known to be
   re-entrant and gets one thread. ctypes releases the GIL while the C code synthesizes, so these
@@ -18,22 +21,32 @@ import asyncio
 import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 from gradium.accounts.store import AccountStore
 from gradium.engines.base import TTSEngine, VoiceParams
 from gradium.engines.espeak import EspeakEngine
 from gradium.engines.flite import FliteEngine, flite_available
+from gradium.engines.neural_tts import KOKORO, PIPER, KokoroTTS, PiperTTS
+from gradium.engines.whisper import DEFAULT_MODELS, LANGUAGES
 from gradium.server.settings import Settings
 from gradium.speech.render_queue import DeadlineExecutor
+from gradium.speech.stt_engines import POCKETSPHINX, WHISPER
 from gradium.workers.stt_pool import SttWorkerPool
 
 log = logging.getLogger("gradium.runtime")
+
+
+# A neural engine synthesizes a whole segment before any of it plays; the first segment of a request
+# is cut after this many words (when no punctuation came first) so that its first audio comes sooner.
+FIRST_WORDS = 4
 
 
 @dataclass
 class EngineSlot:
     engine: TTSEngine
     executor: Executor
+    first_segment_words: int | None = None  # cut a request's first segment after this many words
 
 
 class Runtime:
@@ -47,6 +60,14 @@ class Runtime:
         }
         if settings.use_flite and flite_available():
             self.tts["flite"] = EngineSlot(FliteEngine(), DeadlineExecutor(1, "tts-flite"))
+        if settings.tts_neural:
+            threads = settings.tts_threads
+            self.tts[KOKORO] = EngineSlot(
+                KokoroTTS(), DeadlineExecutor(threads, "tts-kokoro"), first_segment_words=FIRST_WORDS
+            )
+            self.tts[PIPER] = EngineSlot(
+                PiperTTS(), DeadlineExecutor(threads, "tts-piper"), first_segment_words=FIRST_WORDS
+            )
         self.stt_pool = SttWorkerPool(
             settings.stt_workers, prestart=settings.stt_prestart, options=settings.stt_options()
         )
@@ -56,9 +77,53 @@ class Runtime:
         return "flite" in self.tts
 
     def engine_for(self, voice: VoiceParams) -> EngineSlot:
+        if voice.neural is not None and voice.neural.engine in self.tts:
+            return self.tts[voice.neural.engine]
         if voice.flite_voice and self.flite_enabled:
             return self.tts["flite"]
         return self.tts["espeak"]
+
+    def describe_models(self) -> dict[str, Any]:
+        """The engine families a client can ask for (``GET /api/models``)."""
+        neural = KOKORO in self.tts
+        formant = "espeak-ng" + (" + flite (English)" if self.flite_enabled else "")
+        tts = [
+            {
+                "model_name": "default",
+                "cartesia_model_id": "sonic-2",
+                "engine": f"kokoro (en, fr, es, pt) + {formant} (de)" if neural else formant,
+                "languages": list(LANGUAGES),
+            },
+            {
+                "model_name": "fast",
+                "cartesia_model_id": "sonic-turbo",
+                "engine": "piper en_US-joe-medium (en), else as default" if neural else formant,
+                "languages": list(LANGUAGES),
+            },
+            {"model_name": "formant", "engine": formant, "languages": list(LANGUAGES)},
+        ]
+        options = self.stt_pool.options
+        whisper_models = {
+            language: str(options.whisper.model_dirs.get(language, DEFAULT_MODELS[language].name))
+            for language in LANGUAGES
+        }
+        stt = [
+            {
+                "model_name": "whisper",
+                "default": options.engine == WHISPER,
+                "engine": "faster-whisper + silero-vad",
+                "languages": [*LANGUAGES, "any"],
+                "models": whisper_models,
+                "device": options.whisper.device,
+            },
+            {
+                "model_name": "pocketsphinx",
+                "default": options.engine == POCKETSPHINX,
+                "engine": "pocketsphinx + webrtcvad",
+                "languages": ["en"],
+            },
+        ]
+        return {"tts": tts, "stt": stt}
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.migrate)
@@ -69,6 +134,8 @@ class Runtime:
         """Load each engine once so that the first request does not pay the library start-up."""
         loop = asyncio.get_running_loop()
         for name, slot in self.tts.items():
+            if name in (KOKORO, PIPER):
+                continue  # loaded on first use: an idle server holds no neural model
             if isinstance(slot.engine, EspeakEngine):
                 await asyncio.to_thread(slot.engine.prepare)
             voice = VoiceParams(

@@ -65,6 +65,8 @@ class Settings:
     tts_threads: int = field(
         default_factory=lambda: _env_int("GRADIUM_TTS_THREADS", max(1, os.cpu_count() or 1))
     )
+    # Neural voices (Kokoro, Piper); off, every voice speaks with its espeak-ng/flite voice.
+    tts_neural: bool = field(default_factory=lambda: os.environ.get("GRADIUM_TTS_NEURAL", "1") != "0")
     use_flite: bool = field(default_factory=lambda: os.environ.get("GRADIUM_DISABLE_FLITE", "") != "1")
     limits: Limits = field(
         default_factory=lambda: Limits(idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0))

@@ -108,19 +108,29 @@ class SegmentRenderer:
 
 
 ChargeFn = Callable[[int], Awaitable[None]]
+# No language has words this long; a neural engine would take minutes over such a "word" (letters
+# spelled out), so it is refused before anything is synthesized or charged.
+MAX_WORD_CHARS = 100
 
 
 class TtsStream:
     """One TTS request: push text as it arrives, end it, and iterate the rendered output."""
 
     def __init__(
-        self, renderer: SegmentRenderer, executor: Executor, charge: ChargeFn, max_chars: int
+        self,
+        renderer: SegmentRenderer,
+        executor: Executor,
+        charge: ChargeFn,
+        max_chars: int,
+        first_segment_words: int | None = None,
     ) -> None:
         self.renderer = renderer
         self.executor = executor
         self.charge = charge
         self.max_chars = max_chars
-        self.segmenter = TextSegmenter()
+        # Engines that synthesize a whole segment before any audio (the neural ones) get a short
+        # first segment: its audio plays while the next, longer one is synthesized.
+        self.segmenter = TextSegmenter(first_max_words=first_segment_words)
         self.items: asyncio.Queue[SegmenterItem | None] = asyncio.Queue()
         self.received_chars = 0
         self.billed_chars = 0
@@ -134,6 +144,12 @@ class TtsStream:
         self.received_chars += len(text)
         if self.received_chars > self.max_chars:
             raise ValueError(f"text exceeds the limit of {self.max_chars} characters per request")
+        longest = max((len(word) for word in text.split()), default=0)
+        if longest > MAX_WORD_CHARS:
+            raise ValueError(
+                f"a word of {longest} characters is too long to speak (at most {MAX_WORD_CHARS}): "
+                "separate words with spaces"
+            )
         for item in self.segmenter.push(text):
             self.items.put_nowait(item)
 
@@ -152,7 +168,8 @@ class TtsStream:
             # The credit deduction (a database write) runs while the segment is synthesized, and its
             # audio is released only once it is paid for: a request that runs out of credits gets
             # an error and never the audio it could not pay for.
-            paid = asyncio.ensure_future(self.charge(len(item.text))) if isinstance(item, Segment) else None
+            cost = self._cost(item) if isinstance(item, Segment) else 0
+            paid = asyncio.ensure_future(self.charge(cost)) if isinstance(item, Segment) else None
             try:
                 render = self.renderer.render_last if last else self.renderer.render
                 rendered = await self._render(render, item)
@@ -160,13 +177,19 @@ class TtsStream:
                 if paid is not None:
                     await paid
             if isinstance(item, Segment):
-                self.billed_chars += len(item.text)
+                self.billed_chars += cost
             if last:
                 yield rendered
                 return
             if rendered.chunks or rendered.words:
                 yield rendered
         yield await asyncio.get_running_loop().run_in_executor(self.executor, self.renderer.finish)
+
+    def _cost(self, segment: Segment) -> int:
+        """Characters as sent: the segment's, plus the space that separated it from the one before
+        (a sentence cut into clauses costs what it cost whole)."""
+        separator = 1 if self.billed_chars else 0
+        return segment.billable_characters + separator
 
     def _render(
         self, render: Callable[[SegmenterItem], RenderedAudio], item: SegmenterItem

@@ -84,10 +84,14 @@ class TextSegmenter:
     ``<break>``; the text before the bad tag has then been consumed.
     """
 
-    def __init__(self, max_pending_words: int = 12) -> None:
-        if max_pending_words < 1:
-            raise ValueError("max_pending_words must be at least 1")
+    def __init__(self, max_pending_words: int = 12, first_max_words: int | None = None) -> None:
+        if max_pending_words < 1 or (first_max_words is not None and first_max_words < 1):
+            raise ValueError("max_pending_words and first_max_words must be at least 1")
         self._max_pending_words = max_pending_words
+        # The first segment's own limit (a short first segment gives a neural engine's first audio
+        # sooner); once a segment was emitted the usual limit applies.
+        self._first_max_words = first_max_words
+        self._emitted = False
         self._scanner = TagScanner()
         self._pending: list[str] = []
         # The word being read: text after the last whitespace, which later text may extend.
@@ -133,7 +137,10 @@ class TextSegmenter:
 
     def _add_word(self, word: str, items: list[SegmenterItem]) -> None:
         self._pending.append(word)
-        if _ends_clause(word) or len(self._pending) > self._max_pending_words:
+        limit = self._max_pending_words
+        if not self._emitted and self._first_max_words is not None:
+            limit = self._first_max_words - 1  # emitted once the segment holds first_max_words
+        if _ends_clause(word) or len(self._pending) > limit:
             self._emit(items)
 
     def _close_word(self, items: list[SegmenterItem]) -> None:
@@ -145,3 +152,4 @@ class TextSegmenter:
         if self._pending:
             items.append(Segment(" ".join(self._pending)))
             self._pending = []
+            self._emitted = True

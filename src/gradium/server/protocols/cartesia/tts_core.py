@@ -22,6 +22,7 @@ from gradium.engines.base import VoiceParams, WordTiming
 from gradium.server.billing import RequestMeter
 from gradium.server.runtime import Runtime
 from gradium.speech.tts import RenderedAudio, SegmentRenderer, SynthesisTransform, TtsStream
+from gradium.speech.tts_models import family_of_model_id, for_family
 from gradium.speech.tts_options import TtsOptions
 from gradium.text.segmenter import Flush, SegmenterItem
 
@@ -126,6 +127,7 @@ def parse_tts_request(body: dict[str, Any], *, flite: bool, custom: CustomRender
     try:
         language = check_language(body.get("language"))
         voice = custom.params if custom else resolve_voice_spec(body.get("voice"), language, flite=flite)
+        voice = for_family(voice, family_of_model_id(body["model_id"]))
     except VoiceSpecError as exc:
         raise TtsRequestError(exc.message, exc.status) from None
     container, encoding, rate, bit_rate = _output_format(body.get("output_format"))
@@ -200,7 +202,9 @@ class CartesiaTts:
         self.renderer = _CartesiaRenderer(
             slot.engine, spec.voice, TtsOptions(padding_bonus=padding), self.encoder, spec.transform
         )
-        self.stream = TtsStream(self.renderer, slot.executor, meter.charge, max_chars)
+        self.stream = TtsStream(
+            self.renderer, slot.executor, meter.charge, max_chars, slot.first_segment_words
+        )
         self.joiner = TextJoiner()
         self.meter = meter
 

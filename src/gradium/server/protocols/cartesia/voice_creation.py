@@ -28,6 +28,7 @@ from gradium.speech.custom_voices import (
     analyse_sample,
     normalise_language,
 )
+from gradium.speech.tts_models import FORMANT, for_family
 from gradium.speech.voice_profile import VoiceProfile, pyworld_available
 
 from .auth import Principal
@@ -153,7 +154,9 @@ async def _catalog_profile(runtime: Runtime, voice_id: str) -> VoiceProfile | No
         return None
     if not pyworld_available():
         raise HTTPException(400, "localizing a catalog voice needs pyworld on the server")
-    params = voice_params(catalog_voice, flite=runtime.flite_enabled)
+    # Profiles (and the DSP voices made from them) live on the formant engines: measure the
+    # catalog voice's formant rendering.
+    params = for_family(voice_params(catalog_voice, flite=runtime.flite_enabled), FORMANT)
     slot = runtime.engine_for(params)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(slot.executor, calibrate, slot.engine, params)

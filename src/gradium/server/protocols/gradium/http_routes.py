@@ -55,6 +55,12 @@ class HttpTtsBody(BaseModel):
     only_audio: bool = True
 
 
+@router.get("/models")
+async def models(key: Key, request: Request) -> dict[str, Any]:
+    """What this server speaks and recognises with: engines, model names, languages."""
+    return runtime_of(request).describe_models()
+
+
 @router.post("/post/speech/tts")
 async def post_tts(body: HttpTtsBody, key: Key, request: Request) -> Response:
     """One-shot TTS: the whole audio file in the response body."""

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import uuid
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from gradium.server.errors import ProtocolError
 from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler, ready_fields
 from gradium.server.runtime import Runtime
 from gradium.speech.tts import SegmentRenderer, TtsStream
+from gradium.speech.tts_models import family_of_model_name, for_family
 from gradium.speech.tts_options import OptionError, TtsOptions, parse_tts_options
 from gradium.speech.voice_selection import (
     UnknownVoiceError,
@@ -62,6 +64,8 @@ async def open_tts_stream(
         voice = await asyncio.to_thread(resolve) if needs_database(setup.get("voice_id")) else resolve()
     except UnknownVoiceError as exc:
         raise VoiceNotFound(exc.message) from None
+    family = family_of_model_name(setup.get("model_name"))
+    voice = replace(voice, params=for_family(voice.params, family))
     slot = runtime.engine_for(voice.params)
     if voice.profile is None:
         params, transform = voice.params, None
@@ -71,7 +75,7 @@ async def open_tts_stream(
             slot.executor, prepare_rendering, voice, slot.engine, options.cfg_coef
         )
     renderer = SegmentRenderer(slot.engine, params, options, encoder, transform)
-    stream = TtsStream(renderer, slot.executor, meter.charge, max_chars)
+    stream = TtsStream(renderer, slot.executor, meter.charge, max_chars, slot.first_segment_words)
     return stream, encoder.sample_rate
 
 
