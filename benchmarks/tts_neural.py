@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from gradium.bench.server import Target, start  # noqa: E402
 from gradium.catalog import load_catalog, voice_params  # noqa: E402
 from gradium.engines.neural_tts import KokoroTTS, PiperTTS  # noqa: E402
+from gradium.server.runtime import FIRST_WORDS, KOKORO_CALL_THREADS  # noqa: E402
 from gradium.speech.tts_models import FAST, family_of_model_name, for_family  # noqa: E402
 from gradium.text.segmenter import Segment, TextSegmenter  # noqa: E402
 from stt_corpus import wer  # noqa: E402
@@ -210,8 +211,9 @@ async def latency(target: Target, uid: str, model: str) -> dict[str, Any]:
     await speak(target, uid, SHORT_TEXT, "pcm", model)  # loads the engine
     firsts = [(await speak(target, uid, SHORT_TEXT, "pcm", model))[1] for _ in range(15)]
     params = for_family(voice_params(load_catalog()[uid], flite=False), family_of_model_name(model))
-    engine = PiperTTS() if family_of_model_name(model) == FAST else KokoroTTS()
-    segmenter = TextSegmenter(first_max_words=4)
+    # The same engine settings as the server's (gradium.server.runtime).
+    engine = PiperTTS() if family_of_model_name(model) == FAST else KokoroTTS(threads=KOKORO_CALL_THREADS)
+    segmenter = TextSegmenter(first_max_words=FIRST_WORDS)
     first = next(i for i in [*segmenter.push(SHORT_TEXT), *segmenter.end()] if isinstance(i, Segment))
     engine.synthesize(first.text, params)  # load
     raw = []
@@ -272,28 +274,36 @@ async def listeners(
     }
 
 
-async def measure() -> dict[str, Any]:
-    results: dict[str, Any] = {}
+PARTS = ("latency", "listeners", "quality", "identity")
+
+
+async def measure(parts: tuple[str, ...], results: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         target = start(Path(tmp))
         try:
             pid = target.pid or 0
             results["rss_idle_mb"] = rss_mb(pid, children=False)
-            results["latency"] = {
-                "kokoro (Emma)": await latency(target, FLAGSHIPS["Emma"], "default"),
-                "piper (Kent, model_name fast)": await latency(target, FLAGSHIPS["Kent"], "fast"),
-            }
-            print(results["latency"], flush=True)
-            results["rss_after_engines_mb"] = rss_mb(pid, children=False)
-            results["listeners"] = {
-                "kokoro": [await listeners(target, FLAGSHIPS["Emma"], "default", n) for n in (1, 2, 3, 4)],
-                "piper": [await listeners(target, FLAGSHIPS["Kent"], "fast", n) for n in (4, 8, 16)],
-            }
-            print(results["listeners"], flush=True)
-            results["quality"] = await quality(target)
+            if "latency" in parts:
+                results["latency"] = {
+                    "kokoro (Emma)": await latency(target, FLAGSHIPS["Emma"], "default"),
+                    "piper (Kent, model_name fast)": await latency(target, FLAGSHIPS["Kent"], "fast"),
+                }
+                print(results["latency"], flush=True)
+                results["rss_after_engines_mb"] = rss_mb(pid, children=False)
+            if "listeners" in parts:
+                results["listeners"] = {
+                    "kokoro": [
+                        await listeners(target, FLAGSHIPS["Emma"], "default", n) for n in (1, 2, 3, 4)
+                    ],
+                    "piper": [await listeners(target, FLAGSHIPS["Kent"], "fast", n) for n in (4, 8, 16)],
+                }
+                print(results["listeners"], flush=True)
+            if "quality" in parts:
+                results["quality"] = await quality(target)
         finally:
             target.stop()
-    results["identity"] = identity()
+    if "identity" in parts:
+        results["identity"] = identity()
     return results
 
 
@@ -327,8 +337,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "tts_neural.md")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="comma-separated parts to measure; the others are kept from the existing JSON",
+    )
     args = parser.parse_args()
-    results = asyncio.run(measure())
+    parts = tuple(part for part in args.parts.split(",") if part)
+    previous = args.out.with_suffix(".json")
+    kept = json.loads(previous.read_text()) if set(parts) != set(PARTS) and previous.exists() else {}
+    results = asyncio.run(measure(parts, kept))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_report(results, args.out)
     print(args.out.read_text())

@@ -57,3 +57,24 @@ def test_works_with_run_in_executor_and_cancels_queued_jobs_on_shutdown() -> Non
     gate.set()
     assert running.result(timeout=10) is True
     assert queued.cancelled()
+
+
+def test_an_engine_slot_refuses_requests_while_its_queue_is_full() -> None:
+    from gradium.engines.espeak import EspeakEngine
+    from gradium.server.runtime import EngineSlot
+
+    executor = DeadlineExecutor(1, "test-capacity")
+    slot = EngineSlot(EspeakEngine(), executor, max_waiting=2)
+    release = threading.Event()
+    running = executor.submit(release.wait, 30)
+    queued = [executor.submit(lambda: None) for _ in range(3)]
+    try:
+        message = slot.capacity_error()
+        assert message is not None and "at capacity" in message and 'model_name "fast"' in message
+    finally:
+        release.set()
+    running.result(timeout=10)
+    for future in queued:
+        future.result(timeout=10)
+    assert slot.capacity_error() is None
+    executor.shutdown()

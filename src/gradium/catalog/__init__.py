@@ -146,14 +146,13 @@ def _flite_factor(voice: CatalogVoice, flite_voice: str) -> float:
     return round(min(max(factor, low), high), 3)
 
 
-# Kokoro voice pools by accent and gender (Kokoro v1.0's 54 voices; the better-graded first).
+# Kokoro voice pools by accent and gender (Kokoro v1.0's 54 voices; the better-graded first). Left
+# out for their pitch (median F0 on one sentence): af_nicole 143 Hz, af_kore 147, af_nova 153,
+# af_alloy 136 and af_sky 157 sound too low for feminine voices, am_eric (151 Hz) too high.
 _KOKORO_POOLS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("en-US", "Feminine"): (
-        "af_heart", "af_bella", "af_nicole", "af_aoede", "af_kore", "af_sarah", "af_nova", "af_alloy",
-        "af_river", "af_jessica", "af_sky",
-    ),
+    ("en-US", "Feminine"): ("af_heart", "af_bella", "af_aoede", "af_sarah", "af_river", "af_jessica"),
     ("en-US", "Masculine"): (
-        "am_michael", "am_fenrir", "am_puck", "am_echo", "am_eric", "am_liam", "am_onyx", "am_adam",
+        "am_michael", "am_fenrir", "am_puck", "am_echo", "am_liam", "am_onyx", "am_adam",
     ),
     ("en-GB", "Feminine"): ("bf_emma", "bf_isabella", "bf_alice", "bf_lily"),
     ("en-GB", "Masculine"): ("bm_george", "bm_fable", "bm_daniel", "bm_lewis"),

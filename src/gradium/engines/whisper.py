@@ -248,10 +248,6 @@ class WhisperModels:
                 self._locks[key] = threading.Lock()
             return self._loaded[key], self._locks[key]
 
-    def is_multilingual(self, language: str) -> bool:
-        model, _ = self.model(language)
-        return bool(model.model.is_multilingual)
-
     def _load(self, language: str) -> Any:
         windowed = _windowed_model_class()
         device, threads = self.options.device, self.options.cpu_threads
@@ -337,7 +333,6 @@ class WhisperDecoder:
         tuning = TUNING["en" if language == "en" else "other"]
         self.partial_interval_s = tuning.partial_interval_s
         self.commit_margin_s = tuning.commit_margin_s
-
         self.temp = temp
         self._chunks: list[Int16Array] = []
         self._utterance_start = 0  # samples accepted before the current utterance

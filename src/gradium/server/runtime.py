@@ -40,6 +40,13 @@ log = logging.getLogger("gradium.runtime")
 # A neural engine synthesizes a whole segment before any of it plays; the first segment of a request
 # is cut after this many words (when no punctuation came first) so that its first audio comes sooner.
 FIRST_WORDS = 4
+# Kokoro runs about real time on one core, so a 2-core machine serves ~2 real-time listeners; past
+# this many waiting segments per thread (each ~1 s of work), new requests get an "at capacity" error
+# naming the fast model instead of a first audio many seconds late.
+KOKORO_MAX_WAITING = 4
+# onnxruntime threads per Kokoro call: two halve a lone request's first audio (1.0 -> ~0.6 s on two
+# idle cores); under load the engine's threads share the cores anyway.
+KOKORO_CALL_THREADS = 2
 
 
 @dataclass
@@ -47,6 +54,17 @@ class EngineSlot:
     engine: TTSEngine
     executor: Executor
     first_segment_words: int | None = None  # cut a request's first segment after this many words
+    max_waiting: int | None = None  # refuse new requests while more segments than this wait
+
+    def capacity_error(self) -> str | None:
+        """Why a new request is refused now (the engine's queue is full), or None."""
+        waiting = self.executor.waiting if isinstance(self.executor, DeadlineExecutor) else 0
+        if self.max_waiting is None or waiting <= self.max_waiting:
+            return None
+        return (
+            f"the {self.engine.name} voices are at capacity ({waiting} segments waiting): retry in a "
+            'few seconds, or ask for model_name "fast" (Cartesia model_id "sonic-turbo")'
+        )
 
 
 class Runtime:
@@ -63,7 +81,10 @@ class Runtime:
         if settings.tts_neural:
             threads = settings.tts_threads
             self.tts[KOKORO] = EngineSlot(
-                KokoroTTS(), DeadlineExecutor(threads, "tts-kokoro"), first_segment_words=FIRST_WORDS
+                KokoroTTS(threads=KOKORO_CALL_THREADS),
+                DeadlineExecutor(threads, "tts-kokoro"),
+                first_segment_words=FIRST_WORDS,
+                max_waiting=KOKORO_MAX_WAITING * threads,
             )
             self.tts[PIPER] = EngineSlot(
                 PiperTTS(), DeadlineExecutor(threads, "tts-piper"), first_segment_words=FIRST_WORDS

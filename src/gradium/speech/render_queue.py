@@ -45,6 +45,12 @@ class DeadlineExecutor(Executor):
         for thread in self._threads:
             thread.start()
 
+    @property
+    def waiting(self) -> int:
+        """Jobs queued and not yet started (each is one request's next segment)."""
+        with self._ready:
+            return len(self._jobs)
+
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         return self.submit_due(time.monotonic(), fn, *args, **kwargs)
 

@@ -208,7 +208,6 @@ class SttPipeline:
         more audio is already waiting, as in batch transcription): utterance ends still commit.
         Decoders whose partials cost nothing (interval 0) get them anyway, for the same words."""
         self._check_open()
-        partials = partials or self.decoder.partial_interval_s == 0
         self._append(self._audio.feed(data))
         if self.decoder.partial_interval_s == 0:
             return self._run_steps()

@@ -114,7 +114,10 @@ async def prepare_tts_request(runtime: Runtime, body: dict[str, Any], org_id: in
             custom = await custom_rendering(runtime, org_id, uid, check_language(body.get("language")))
         except VoiceSpecError as exc:
             raise TtsRequestError(exc.message, exc.status) from None
-    return parse_tts_request(body, flite=runtime.flite_enabled, custom=custom)
+    spec = parse_tts_request(body, flite=runtime.flite_enabled, custom=custom)
+    if busy := runtime.engine_for(spec.voice).capacity_error():
+        raise TtsRequestError(busy, 429)
+    return spec
 
 
 def parse_tts_request(body: dict[str, Any], *, flite: bool, custom: CustomRendering | None = None) -> TtsSpec:

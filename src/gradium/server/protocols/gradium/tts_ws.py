@@ -67,6 +67,8 @@ async def open_tts_stream(
     family = family_of_model_name(setup.get("model_name"))
     voice = replace(voice, params=for_family(voice.params, family))
     slot = runtime.engine_for(voice.params)
+    if busy := slot.capacity_error():
+        raise ProtocolError(busy)
     if voice.profile is None:
         params, transform = voice.params, None
     else:
