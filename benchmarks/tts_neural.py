@@ -50,22 +50,8 @@ from stt_corpus import wer  # noqa: E402
 from stt_neural import percentile, rss_mb  # noqa: E402  # isort: skip
 
 SHORT_TEXT = "The meeting has moved to Thursday afternoon."
-FLAGSHIPS = {
-    "Emma": "YTpq7expH9539ERJ",
-    "Kent": "LFZvm12tW_z0xfGo",
-    "Sydney": "jtEKaLYNn6iif5PR",
-    "John": "KWJiFWu2O9nMPYcR",
-    "Eva": "ubuXFxVQwVYnZQhy",
-    "Jack": "m86j6D7UZpGzHsNu",
-    "Elise": "b35yykvVppLXyw_l",
-    "Leo": "axlOaUiFyOZhy4nv",
-    "Valentina": "B36pbz5_UoWn4BDl",
-    "Sergio": "xu7iJ_fn2ElcWp2s",
-    "Alice": "pYcGZz9VOo4n2ynh",
-    "Davi": "M-FvVo9c-jGR4PgP",
-    "Mia": "-uP9MuGtBqAvEyxI",
-    "Maximilian": "0y1VZjPabOBU3rWy",
-}
+# The 14 flagship voices of the seed's voice library (six English, two per other language).
+FLAGSHIPS = {voice.name: voice.uid for voice in load_catalog().values() if voice.flagship}
 SENTENCES = {
     "fr": [
         "Le train pour Lyon partira avec vingt minutes de retard ce matin.",
