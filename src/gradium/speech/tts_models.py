@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradium.engines.base import NeuralVoice, VoiceParams
+from gradium.engines.neural_tts import PIPER
+from gradium.engines.piper import DEFAULT_MODEL
 
 BEST, FAST, FORMANT = "best", "fast", "formant"
-FAST_ENGLISH_VOICE = NeuralVoice("piper", "en_US-joe-medium", "en-US")
+FAST_ENGLISH_VOICE = NeuralVoice(PIPER, DEFAULT_MODEL, "en-US")
 GRADIUM_MODEL_NAMES = {
     "default": BEST,
     "kokoro": BEST,
