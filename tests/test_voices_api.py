@@ -115,6 +115,7 @@ async def test_clone_tts_streams_in_every_format_with_timestamps(live_server: Li
 
 
 async def test_cfg_coef_one_is_the_base_voice_and_two_moves_pitch(live_server: LiveServer) -> None:
+    """cfg_coef is the strength of the WORLD transform: clones rendered on the formant voices."""
     from audio_measure import median_f0
 
     status, voice = await create(live_server, LJ.read_bytes(), name="Linda", language="en")
@@ -123,7 +124,7 @@ async def test_cfg_coef_one_is_the_base_voice_and_two_moves_pitch(live_server: L
     for cfg in (1, 2):
         result = await exchange(live_server, "speech/tts", tts_frames(
             "The weather is lovely today, isn't it?", voice_id=voice["uid"], output_format="pcm_16000",
-            json_config={"temp": 0, "cfg_coef": cfg}))
+            model_name="formant", json_config={"temp": 0, "cfg_coef": cfg}))
         f0[cfg] = median_f0(np.frombuffer(result.audio(), dtype=np.int16), 16000)
     reference = voice["profile"]["f0_median_hz"]
     assert abs(f0[2] / reference - 1) < abs(f0[1] / reference - 1)

@@ -19,19 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gradium.accounts.store import AccountStore
-from gradium.engines.base import TTSEngine, VoiceParams
+from gradium.engines.base import NeuralVoice, Synthesis, TTSEngine, VoiceParams
 from gradium.engines.espeak import EspeakEngine
 from gradium.engines.flite import FliteEngine, flite_available
 from gradium.engines.neural_tts import KOKORO, PIPER, KokoroTTS, PiperTTS
 from gradium.engines.whisper import DEFAULT_MODELS, LANGUAGES
 from gradium.server.settings import Settings
+from gradium.speech.neural_clone import speaks, with_neural_voice
 from gradium.speech.render_queue import DeadlineExecutor
 from gradium.speech.stt_engines import POCKETSPHINX, WHISPER
+from gradium.speech.voice_profile import VoiceProfile
+from gradium.speech.voice_space import render_params
 from gradium.workers.stt_pool import SttWorkerPool
 
 log = logging.getLogger("gradium.runtime")
@@ -47,6 +51,8 @@ KOKORO_MAX_WAITING = 4
 # onnxruntime threads per Kokoro call: two halve a lone request's first audio (1.0 -> ~0.6 s on two
 # idle cores); under load the engine's threads share the cores anyway.
 KOKORO_CALL_THREADS = 2
+# Cloning's test renderings wait behind stream segments due within this many seconds.
+CLONE_RENDER_SLACK_S = 3.0
 
 
 @dataclass
@@ -145,6 +151,27 @@ class Runtime:
             },
         ]
         return {"tts": tts, "stt": stt}
+
+    async def match_neural_voice(self, profile: VoiceProfile, language: str) -> VoiceProfile:
+        """``profile`` with its neural voice (cloned voices); unchanged without the mixing engine.
+
+        The two test renderings go through Kokoro's render queue due a few seconds from now, so
+        live streams' segments, due sooner, go first."""
+        if not speaks(language):
+            return replace(profile, neural_voice=None)
+        slot = self.tts.get(KOKORO)
+        if slot is None or profile.speaker_embedding is None:
+            return profile
+        executor = slot.executor
+
+        def render(text: str, voice: NeuralVoice, language: str) -> Synthesis:
+            params = render_params(voice, language)
+            if isinstance(executor, DeadlineExecutor):
+                due = time.monotonic() + CLONE_RENDER_SLACK_S
+                return executor.submit_due(due, slot.engine.synthesize, text, params).result()
+            return slot.engine.synthesize(text, params)
+
+        return await asyncio.to_thread(with_neural_voice, profile, language, render)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.migrate)

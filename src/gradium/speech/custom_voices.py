@@ -8,6 +8,8 @@ runs in a worker thread, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ from gradium.accounts.models import CustomVoice
 from gradium.accounts.store import AccountStore
 from gradium.audio.errors import AudioFormatError
 from gradium.audio.files import read_audio_file, sniff_container
+from gradium.engines.speaker_encoder import speaker_encoder
 from gradium.speech.voice_profile import (
     ANALYSIS_RATE,
     VoiceAnalysisError,
@@ -23,6 +26,9 @@ from gradium.speech.voice_profile import (
     analyse_voice,
     pyworld_available,
 )
+
+# Gives a profile its neural voice for a language (rendering on the server's engines).
+NeuralMatcher = Callable[[VoiceProfile, str], Awaitable[VoiceProfile]]
 
 MAX_SAMPLE_BYTES = 10 * 1024 * 1024
 MAX_SAMPLE_SECONDS = 60.0
@@ -78,8 +84,10 @@ def analyse_sample(data: bytes, start_s: float) -> tuple[VoiceProfile, str]:
         raise SampleError(f"less than {MIN_WINDOW_S:g} s of audio after start_s; about 10 s is recommended")
     try:
         profile = analyse_voice(np.asarray(window), rate)
-    except VoiceAnalysisError as exc:
+        embedding = speaker_encoder().embed(np.asarray(window, dtype=np.float32), rate)
+    except (VoiceAnalysisError, ValueError) as exc:
         raise SampleError(f"audio_file: {exc}") from None
+    profile = replace(profile, speaker_embedding=tuple(float(v) for v in embedding))
     return profile, _EXTENSION_OF.get(kind or "", "bin")
 
 
@@ -92,10 +100,14 @@ async def clone_voice(
     language: str | None = None,
     start_s: float = 0.0,
     description: str | None = None,
+    match: NeuralMatcher | None = None,
 ) -> CustomVoice:
-    """Profile and store a new cloned voice (raises SampleError or the store's VoiceConflict)."""
+    """Profile and store a new cloned voice (raises SampleError or the store's VoiceConflict).
+    ``match`` gives the profile its neural voice (the server's :meth:`Runtime.match_neural_voice`)."""
     code = normalise_language(language)
     profile, extension = await asyncio.to_thread(analyse_sample, data, start_s)
+    if match is not None:
+        profile = await match(profile, code)
     return await asyncio.to_thread(
         store.create_voice,
         org_id,
@@ -109,14 +121,20 @@ async def clone_voice(
     )
 
 
-async def reanalyse_voice(store: AccountStore, voice: CustomVoice, start_s: float) -> VoiceProfile:
+async def reanalyse_voice(
+    store: AccountStore,
+    voice: CustomVoice,
+    start_s: float,
+    match: NeuralMatcher | None = None,
+    language: str | None = None,
+) -> VoiceProfile:
     """A stored sample's profile from a new ``start_s`` (PUT voices/{uid} with start_s)."""
     path = store.sample_path(voice)
     if path is None:
         raise SampleError("this voice has no audio sample (it was designed), so start_s cannot change")
     data = await asyncio.to_thread(path.read_bytes)
     profile, _ = await asyncio.to_thread(analyse_sample, data, start_s)
-    return profile
+    return profile if match is None else await match(profile, language or voice.language or DEFAULT_LANGUAGE)
 
 
 def describe_custom_voice(voice: CustomVoice) -> dict[str, Any]:

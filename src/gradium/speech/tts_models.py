@@ -40,10 +40,11 @@ def family_of_model_id(model_id: object) -> str:
     return CARTESIA_MODEL_IDS.get(str(model_id or "").strip().lower(), BEST)
 
 
-def for_family(params: VoiceParams, family: str) -> VoiceParams:
-    """The voice's rendering in ``family``; voices without a neural voice are left as they are."""
+def for_family(params: VoiceParams, family: str, *, cloned: bool = False) -> VoiceParams:
+    """The voice's rendering in ``family``; voices without a neural voice are left as they are.
+    A ``cloned`` voice (custom voices and drafts) has no Piper rendering: ``fast`` keeps it as is."""
     if family == FORMANT:
         return replace(params, neural=None)
-    if family == FAST and params.neural is not None and params.language == "en":
+    if family == FAST and params.neural is not None and params.language == "en" and not cloned:
         return replace(params, neural=FAST_ENGLISH_VOICE)
     return params

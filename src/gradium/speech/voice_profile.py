@@ -69,15 +69,22 @@ class VoiceProfile:
     formant_scale: float | None = None  # explicit envelope warp (designer); None: fit from envelope
     source: str = "sample"  # "sample" (cloned), "designer" or "calibration"
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. analysed duration, voiced seconds
+    # The sample's GE2E speaker embedding (gradium.engines.speaker_encoder); None for designed voices.
+    speaker_embedding: tuple[float, ...] | None = None
+    # The neural voice matched to it (gradium.speech.voice_match.VoiceMatch.to_json); None: WORLD DSP.
+    neural_voice: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["envelope_db"] = None if self.envelope_db is None else [round(v, 2) for v in self.envelope_db]
+        if self.speaker_embedding is not None:
+            data["speaker_embedding"] = [round(v, 5) for v in self.speaker_embedding]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VoiceProfile:
         envelope = data.get("envelope_db")
+        embedding = data.get("speaker_embedding")
         return cls(
             f0_median_hz=float(data["f0_median_hz"]),
             f0_p10_hz=float(data["f0_p10_hz"]),
@@ -88,6 +95,8 @@ class VoiceProfile:
             formant_scale=None if data.get("formant_scale") is None else float(data["formant_scale"]),
             source=str(data.get("source", "sample")),
             extra=dict(data.get("extra") or {}),
+            speaker_embedding=None if embedding is None else tuple(float(v) for v in embedding),
+            neural_voice=dict(data["neural_voice"]) if data.get("neural_voice") else None,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -97,6 +106,7 @@ class VoiceProfile:
             "f0_range_hz": [round(self.f0_p10_hz, 1), round(self.f0_p90_hz, 1)],
             "speech_rate": None if self.speech_rate is None else round(self.speech_rate, 2),
             "source": self.source,
+            "neural_voice": self.neural_voice,
         }
 
 

@@ -24,6 +24,7 @@ from gradium.engines.voice_transform import (
     rate_wpm_for,
     strength_from_cfg,
 )
+from gradium.speech.voice_match import neural_voice_from_json
 from gradium.speech.voice_profile import VoiceProfile, pyworld_available
 
 
@@ -146,7 +147,16 @@ def _custom(
     if accent is not None:
         variant = params.espeak_voice.partition("+")[2]
         params = replace(params, espeak_voice=f"{accent}+{variant}" if variant else accent)
+    if profile.neural_voice is not None:
+        # Cloned voices speak with their matched neural voice; the formant base stays for the
+        # formant family (model_name "formant", or a server without neural engines).
+        params = replace(params, neural=neural_voice_from_json(profile.neural_voice))
     return ResolvedVoice(uid, language, params, profile, base.warp_limits, kind, base.f0_hz)
+
+
+def _speaks_neural(params: VoiceParams, engine: TTSEngine) -> bool:
+    """Whether ``engine`` is the voice's neural engine (its voice is already the speaker's)."""
+    return params.neural is not None and params.neural.engine == engine.name
 
 
 def prepare_rendering(
@@ -154,7 +164,7 @@ def prepare_rendering(
 ) -> tuple[VoiceParams, VoiceTransform | None]:
     """Engine parameters and the per-segment transform for ``voice``. Blocking: the first call for a
     base voice synthesizes its calibration text, so run it on the engine's executor."""
-    if voice.profile is None:
+    if voice.profile is None or _speaks_neural(voice.params, engine):
         return voice.params, None
     strength = strength_from_cfg(cfg_coef)
     if not pyworld_available():

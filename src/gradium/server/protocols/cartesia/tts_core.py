@@ -130,7 +130,7 @@ def parse_tts_request(body: dict[str, Any], *, flite: bool, custom: CustomRender
     try:
         language = check_language(body.get("language"))
         voice = custom.params if custom else resolve_voice_spec(body.get("voice"), language, flite=flite)
-        voice = for_family(voice, family_of_model_id(body["model_id"]))
+        voice = for_family(voice, family_of_model_id(body["model_id"]), cloned=custom is not None)
     except VoiceSpecError as exc:
         raise TtsRequestError(exc.message, exc.status) from None
     container, encoding, rate, bit_rate = _output_format(body.get("output_format"))

@@ -137,6 +137,8 @@ async def clone_voice(principal: Caller, request: Request) -> dict[str, Any]:
     except SampleError as exc:
         raise HTTPException(400, str(exc)) from None
     extra = {**profile.extra, "clone_mode": mode, "enhanced": enhance}
+    runtime: Runtime = request.app.state.runtime
+    profile = await runtime.match_neural_voice(profile, language)
     voice = await _store_voice(
         request, principal, 403, name=name, language=language, audio=sample, extension=extension,
         description=description, profile=replace(profile, extra=extra).to_json(),

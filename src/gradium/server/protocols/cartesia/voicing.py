@@ -29,6 +29,7 @@ from typing import Any
 from gradium.catalog import CatalogVoice, load_catalog, voice_params
 from gradium.engines.base import VoiceParams
 from gradium.speech.voice_profile import VoiceProfile
+from gradium.speech.voice_space import speaking
 
 EMBEDDING_SIZE = 192
 # Cartesia TTS languages -> espeak-ng voice file ids (Mandarin is "cmn" in espeak-ng).
@@ -116,7 +117,11 @@ def accented(params: VoiceParams, language: str) -> VoiceParams:
     _, _, variant = params.espeak_voice.partition("+")
     espeak = ESPEAK_LANGUAGES[language] + (f"+{variant}" if variant else "")
     flite_voice = params.flite_voice if language == "en" else None
-    return replace(params, language=language, espeak_voice=espeak, flite_voice=flite_voice)
+    return replace(
+        params, language=language, espeak_voice=espeak, flite_voice=flite_voice,
+        neural=speaking(params.neural, language),
+    )  # fmt: skip
+
 
 
 def resolve_voice_spec(voice: Any, language: str | None, *, flite: bool) -> VoiceParams:

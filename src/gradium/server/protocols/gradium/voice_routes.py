@@ -19,6 +19,7 @@ from gradium.accounts.errors import InsufficientCredits, UnknownDraft, UnknownVo
 from gradium.accounts.store import AccountStore, ApiKey
 from gradium.catalog import describe_voice, load_catalog
 from gradium.server.auth import require_api_key
+from gradium.server.runtime import Runtime
 from gradium.speech.custom_voices import (
     LANGUAGES,
     MAX_SAMPLE_BYTES,
@@ -30,6 +31,7 @@ from gradium.speech.custom_voices import (
     reanalyse_voice,
 )
 from gradium.speech.voice_designer import CREDITS_PER_SAMPLE, MAX_PROMPT_CHARS, MAX_SAMPLES, design_profiles
+from gradium.speech.voice_profile import VoiceProfile
 
 router = APIRouter()
 Key = Annotated[ApiKey, Depends(require_api_key)]
@@ -39,6 +41,11 @@ DRAFT_LIFETIME = timedelta(hours=24)
 def store_of(request: Request) -> AccountStore:
     store: AccountStore = request.app.state.runtime.store
     return store
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def _flag(value: str | None) -> bool:
@@ -119,6 +126,7 @@ async def create_voice(
             language=language,
             start_s=_start_s(start_s),
             description=description,
+            match=_runtime(request).match_neural_voice,
         )
     except SampleError as exc:
         raise HTTPException(400, str(exc)) from None
@@ -146,10 +154,14 @@ async def update_voice(uid: str, body: VoiceUpdate, key: Key, request: Request) 
         voice = await asyncio.to_thread(store.get_voice, key.org_id, uid)
         language = None if body.language is None else normalise_language(body.language)
         profile = None
+        match = _runtime(request).match_neural_voice
         if body.start_s is not None and body.start_s != voice.start_s:
             if not math.isfinite(body.start_s) or body.start_s < 0:
                 raise SampleError("start_s must be a non-negative number of seconds")
-            profile = (await reanalyse_voice(store, voice, body.start_s)).to_json()
+            profile = (await reanalyse_voice(store, voice, body.start_s, match, language)).to_json()
+        elif language is not None and language != voice.language and voice.profile:
+            # The neural voice speaks the voice's language (its accent): match it again.
+            profile = (await match(VoiceProfile.from_json(voice.profile), language)).to_json()
         if body.name is not None and not body.name.strip():
             raise SampleError("name must not be empty")
         voice = await asyncio.to_thread(
