@@ -151,6 +151,19 @@ def test_embeddings_map_back_to_the_voice() -> None:
     again = params_from_embedding(embedding, "en", flite=False)
     assert len(embedding) == 192 and again.pitch == emma.pitch and again.rate_wpm == emma.rate_wpm
     assert again.espeak_voice.endswith("+f2")
+    assert again.neural is not None and again.neural.voice == (("af_heart", 1.0),)
+
+
+def test_embedding_voices_speak_a_neural_mix_along_the_gender_axis() -> None:
+    def neural(gender: float, pitch: float, language: str = "en") -> object:
+        return params_from_embedding([gender, pitch, 0.0, 0.0], language, flite=False).neural
+
+    between = neural(0.0, 0.0)
+    assert between.voice == (("af_heart", 0.5), ("am_michael", 0.5)) and between.pitch_factor == 1.0  # type: ignore[attr-defined]
+    assert neural(-1.0, 1.0).voice == (("am_michael", 1.0),)  # type: ignore[attr-defined]
+    assert neural(-1.0, 1.0).pitch_factor > 1.15 > 0.87 > neural(-1.0, -1.0).pitch_factor  # type: ignore[attr-defined]
+    assert neural(0.4, 0.0, "pt").accent == "pt-BR"  # type: ignore[attr-defined]
+    assert neural(1.0, 0.0, "de") is None  # German: espeak-ng
 
 
 def test_stt_raw_conversions() -> None:

@@ -243,16 +243,16 @@ def test_async_clone_websocket_and_delete(orgs: OrgView) -> None:
 
 def test_embedding_profile_round_trip() -> None:
     """Gender and pitch together set the median F0; reading a profile back gives one canonical pair."""
-    profile = profile_from_embedding([0.4, -0.2, 0.3, -0.5] + [0.0] * 188)
+    profile = profile_from_embedding([0.4, -0.2, 0.3, -0.5] + [0.0] * 188, "en")
     back = embedding_from_profile(profile, "SomeVoiceUid0001")
     assert len(back) == 192 and back[2:4] == pytest.approx([0.3, -0.5], abs=0.01)
-    again = profile_from_embedding(back)
+    again = profile_from_embedding(back, "en")
     assert again.f0_median_hz == pytest.approx(profile.f0_median_hz, rel=0.01)
     assert again.speech_rate == pytest.approx(profile.speech_rate, rel=0.01)
     assert again.f0_spread_st == pytest.approx(profile.f0_spread_st, rel=0.01)
-    low, high = profile_from_embedding([-1.0]), profile_from_embedding([1.0])
+    low, high = profile_from_embedding([-1.0], "en"), profile_from_embedding([1.0], "en")
     assert round(low.f0_median_hz) == 115 and round(high.f0_median_hz) == 200
-    fast, slow = profile_from_embedding([0.0, 0.0, 1.0]), profile_from_embedding([0.0, 0.0, -1.0])
+    fast, slow = profile_from_embedding([0.0, 0.0, 1.0], "en"), profile_from_embedding([0.0, 0.0, -1.0], "en")
     assert (fast.speech_rate or 0) > (slow.speech_rate or 0)
 
 

@@ -35,6 +35,22 @@ def test_prompt_words_drive_the_profile() -> None:
     assert all(180 < d.f0_median_hz < 230 for d in drafts)
 
 
+def test_drafts_get_neural_mixes_of_the_asked_gender_and_accent() -> None:
+    def names(profile: object) -> list[str]:
+        return [name for name, _ in profile.neural_voice["voice"]]  # type: ignore[attr-defined]
+
+    british_men = design_profiles("a deep-voiced man with a British accent", "en", 4, seed=3)
+    assert all(d.neural_voice and d.neural_voice["accent"] == "en-GB" for d in british_men)
+    assert all(name.startswith("bm_") for d in british_men for name in names(d))
+    women = design_profiles("a cheerful woman", "es", 3, seed=4)
+    assert all(d.neural_voice["accent"] == "es" for d in women)  # type: ignore[index]
+    assert all(name[1] == "f" for d in women for name in names(d))
+    assert len({json.dumps(d.neural_voice) for d in women}) == 3  # three different voices
+    french_men = design_profiles("an older man", "fr", 2, seed=5)
+    assert all("ff_siwis" in names(d) and d.neural_voice["pitch_factor"] <= 1 for d in french_men)  # type: ignore[index]
+    assert design_profiles("a man", "de", 1, seed=6)[0].neural_voice is None  # German: WORLD only
+
+
 def test_official_client_designs_previews_and_promotes(live_server: LiveServer) -> None:
     script = """
 import asyncio, json, os, gradium

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -70,9 +71,7 @@ async def test_the_neural_clone_is_closer_to_held_out_speech_than_the_dsp_clone(
     assert neural > 0.6
 
 
-async def test_cartesia_clone_of_a_masculine_reader_speaks_with_masculine_voices(live_server: LiveServer) -> None:
-    import aiohttp
-
+async def test_cartesia_clone_of_a_masculine_reader_speaks_masculine(live_server: LiveServer) -> None:
     form = aiohttp.FormData()
     form.add_field("clip", READER_SAMPLE.read_bytes(), filename="reader.wav", content_type="audio/wav")
     form.add_field("name", "reader")

@@ -87,7 +87,8 @@ def _check_models(settings: Settings) -> None:
 
     Every weight file is hashed (about 1 s for all of them); the engines load lazily later."""
     from gradium.engines.neural_tts import check_kokoro_installed, check_piper_installed
-    from gradium.engines.weights import ModelFileError
+    from gradium.engines.speaker_encoder import WEIGHTS as SPEAKER_ENCODER
+    from gradium.engines.weights import ModelFileError, verified_path
     from gradium.engines.whisper import WhisperModels
     from gradium.speech.stt_engines import WHISPER
 
@@ -98,6 +99,7 @@ def _check_models(settings: Settings) -> None:
         if settings.tts_neural:
             check_kokoro_installed()
             check_piper_installed()
+        verified_path(SPEAKER_ENCODER)  # cloning embeds every sample
     except (ModelFileError, ValueError) as exc:
         raise click.ClickException(
             f"cannot start: {exc} (or turn the neural engines off: GRADIUM_TTS_NEURAL=0, "

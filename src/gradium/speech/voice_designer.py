@@ -22,7 +22,9 @@ import random
 import re
 from dataclasses import dataclass
 
+from gradium.speech.voice_match import designed_voice, neural_voice_to_json
 from gradium.speech.voice_profile import VoiceProfile
+from gradium.speech.voice_space import ACCENT_OF_LANGUAGE, stock_voices
 
 MAX_PROMPT_CHARS = 1000
 MAX_SAMPLES = 5
@@ -98,7 +100,9 @@ def read_prompt(prompt: str, language: str) -> PromptTraits:
 
 
 def design_profiles(prompt: str, language: str, count: int, seed: int | None = None) -> list[VoiceProfile]:
-    """``count`` distinct profiles for the prompt (a fresh random part per call unless ``seed``)."""
+    """``count`` distinct profiles for the prompt (a fresh random part per call unless ``seed``).
+    Each carries a neural voice too (a mix of two stock voices of the asked gender and accent, moved
+    to the draft's pitch) in the languages a mixing engine speaks."""
     traits = read_prompt(prompt, language)
     rng = random.Random(seed)
     profiles = []
@@ -120,6 +124,16 @@ def design_profiles(prompt: str, language: str, count: int, seed: int | None = N
                 formant_scale=round(formant, 4),
                 source="designer",
                 extra={"accent": traits.accent} if traits.accent else {},
+                neural_voice=_neural_draft(f0, language, traits.accent, rng),
             )
         )
     return profiles
+
+
+def _neural_draft(
+    f0_hz: float, language: str, accent: str | None, rng: random.Random
+) -> dict[str, object] | None:
+    if language not in ACCENT_OF_LANGUAGE:
+        return None
+    british = accent in ("en", "en-gb-scotland")
+    return neural_voice_to_json(designed_voice(f0_hz, language, british, stock_voices(), rng))

@@ -18,6 +18,7 @@ speech for noisy clips, so it is not done.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,12 +49,8 @@ class VoiceMatch:
     best_stock_similarity: float
 
     def to_json(self) -> dict[str, object]:
-        mix = self.voice.voice
         return {
-            "engine": self.voice.engine,
-            "voice": mix if isinstance(mix, str) else [[name, round(w, 3)] for name, w in mix],
-            "accent": self.voice.accent,
-            "pitch_factor": self.voice.pitch_factor,
+            **neural_voice_to_json(self.voice),
             "similarity": round(self.similarity, 4),
             "best_stock": self.best_stock,
             "best_stock_similarity": round(self.best_stock_similarity, 4),
@@ -116,3 +113,73 @@ def match_voice(
         scored.append((float(render_embedding(voice) @ sample), voice))
     similarity, voice = max(scored, key=lambda pair: pair[0])
     return VoiceMatch(voice, similarity, best_stock.name, float(best_stock.embedding @ sample))
+
+
+MIN_PITCH_FACTOR, MAX_PITCH_FACTOR = 0.85, 1.2  # beyond this a resampled Kokoro voice sounds odd
+NATIVE_SHARE = 0.3  # of a designed voice built from foreign voices: its language's own voice
+
+
+def designed_voice(
+    f0_hz: float, language: str, british: bool, stock: Sequence[StockVoice], rng: random.Random
+) -> NeuralVoice:
+    """A neural voice for a designed draft: two stock voices of the asked gender and accent mixed at a
+    random ratio, pitch-shifted towards ``f0_hz``. Different draws give audibly different voices."""
+    accent = "en-GB" if british and language == "en" else ACCENT_OF_LANGUAGE[language]
+    gendered = [v for v in candidate_voices(stock, f0_hz) if _sounds_its_gender(v)]
+    native = [v for v in gendered if v.accent == accent] or [v for v in gendered if v.language == language]
+    mix: tuple[tuple[StockVoice, float], ...]
+    if len(native) >= 2:
+        first, second = rng.sample(native, 2)
+        share = rng.uniform(0.55, 0.85)
+        mix = ((first, share), (second, 1 - share))
+    else:
+        # Too few voices of this gender speak the language (French has one, feminine): take the
+        # timbre from voices of that gender elsewhere and the prosody partly from the native one.
+        foreign = [v for v in gendered if v not in native]
+        first, second = rng.sample(foreign, 2)
+        own = native[0] if native else next(v for v in stock if v.language == language)
+        share = rng.uniform(0.45, 0.7) * (1 - NATIVE_SHARE)
+        mix = ((first, share), (second, 1 - NATIVE_SHARE - share), (own, NATIVE_SHARE))
+    mixed_f0 = float(np.exp(sum(weight * np.log(v.f0_hz) for v, weight in mix)))
+    pitch = min(max(f0_hz / mixed_f0, MIN_PITCH_FACTOR), MAX_PITCH_FACTOR)
+    voices = tuple((v.name, round(weight, 3)) for v, weight in mix)
+    return NeuralVoice(ENGINE, voices, accent, round(pitch, 3))
+
+
+def _sounds_its_gender(voice: StockVoice) -> bool:
+    """Some stock voices speak far from their gender's pitch (af_alloy 138 Hz, am_santa 153 Hz):
+    a designed "woman" or "man" should not start from them."""
+    return voice.f0_hz >= 155 if voice.feminine else voice.f0_hz <= 140
+
+
+def neural_voice_to_json(voice: NeuralVoice) -> dict[str, object]:
+    mix = voice.voice
+    return {
+        "engine": voice.engine,
+        "voice": mix if isinstance(mix, str) else [[name, round(w, 3)] for name, w in mix],
+        "accent": voice.accent,
+        "pitch_factor": voice.pitch_factor,
+    }
+
+
+# The two voices an embedding's gender axis runs between, per language (the flagships' voices).
+GENDER_ANCHORS = {
+    "en": ("af_heart", "am_michael"),
+    "es": ("ef_dora", "em_alex"),
+    "pt": ("pf_dora", "pm_alex"),
+    "fr": ("ff_siwis", "em_alex"),
+}
+
+
+def gender_blend(gender: float, pitch_semitones: float, language: str) -> NeuralVoice | None:
+    """The neural voice at a point of a gender axis (-1 masculine .. +1 feminine): the feminine and
+    masculine anchor voices mixed in proportion, pitch moved by ``pitch_semitones``. None where no
+    mixing engine speaks ``language``."""
+    anchors = GENDER_ANCHORS.get(language)
+    if anchors is None:
+        return None
+    share = min(max((gender + 1) / 2, 0.0), 1.0)
+    parts = ((anchors[0], round(share, 3)), (anchors[1], round(1 - share, 3)))
+    mix = tuple(part for part in parts if part[1] > 0)
+    pitch = min(max(2 ** (pitch_semitones / 12), MIN_PITCH_FACTOR), MAX_PITCH_FACTOR)
+    return NeuralVoice(ENGINE, mix, ACCENT_OF_LANGUAGE[language], round(pitch, 3))

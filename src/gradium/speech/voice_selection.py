@@ -15,7 +15,7 @@ from gradium.accounts.errors import UnknownDraft, UnknownVoice
 from gradium.accounts.store import AccountStore
 from gradium.accounts.voice_store import DRAFT_ID_PREFIX
 from gradium.catalog import DEFAULT_VOICE_ID, CatalogVoice, load_catalog, voice_params
-from gradium.engines.base import TTSEngine, VoiceParams
+from gradium.engines.base import NEUTRAL_RATE_WPM, TTSEngine, VoiceParams
 from gradium.engines.pitch import clamp_factor
 from gradium.engines.voice_transform import (
     VoiceTransform,
@@ -24,6 +24,7 @@ from gradium.engines.voice_transform import (
     rate_wpm_for,
     strength_from_cfg,
 )
+from gradium.speech.voice_designer import TYPICAL_SPEECH_RATE
 from gradium.speech.voice_match import neural_voice_from_json
 from gradium.speech.voice_profile import VoiceProfile, pyworld_available
 
@@ -151,6 +152,10 @@ def _custom(
         # Cloned voices speak with their matched neural voice; the formant base stays for the
         # formant family (model_name "formant", or a server without neural engines).
         params = replace(params, neural=neural_voice_from_json(profile.neural_voice))
+        if profile.source == "designer" and profile.speech_rate:
+            # A designed pace ("fast", "slow") is the neural engine's speed.
+            pace = profile.speech_rate / TYPICAL_SPEECH_RATE
+            params = replace(params, rate_wpm=round(NEUTRAL_RATE_WPM * pace))
     return ResolvedVoice(uid, language, params, profile, base.warp_limits, kind, base.f0_hz)
 
 

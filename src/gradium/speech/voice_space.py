@@ -36,6 +36,7 @@ class StockVoice:
     accent: str  # what it was trained to speak: "en-US", "en-GB", "es", "fr", "pt-BR"
     feminine: bool
     embedding: NDArray[np.float32]  # of its rendering of its language's calibration sentences
+    f0_hz: float  # median F0 of that rendering (WORLD DIO)
 
     @property
     def language(self) -> str:
@@ -67,7 +68,13 @@ def stock_voices() -> tuple[StockVoice, ...]:
     """Every mixable stock voice with its embedding, from the shipped file."""
     data = json.loads(EMBEDDINGS_FILE.read_text())
     return tuple(
-        StockVoice(name, ACCENT_OF_PREFIX[name[0]], name[1] == "f", np.array(vector, dtype=np.float32))
+        StockVoice(
+            name,
+            ACCENT_OF_PREFIX[name[0]],
+            name[1] == "f",
+            np.array(vector, dtype=np.float32),
+            float(data["f0_hz"][name]),
+        )
         for name, vector in sorted(data["embeddings"].items())
     )
 
@@ -75,6 +82,14 @@ def stock_voices() -> tuple[StockVoice, ...]:
 def render_params(voice: NeuralVoice, language: str) -> VoiceParams:
     """Engine parameters that speak ``language`` with ``voice`` at the neutral rate."""
     return VoiceParams(language=language, espeak_voice=language, neural=voice)
+
+
+def median_f0(pcm: NDArray[np.int16], rate: int) -> float:
+    import pyworld
+
+    f0, _ = pyworld.dio(pcm.astype(np.float64) / 32768, rate)
+    voiced = f0[f0 > 0]
+    return float(np.median(voiced)) if voiced.size else 0.0
 
 
 def write_embeddings(path: Path = EMBEDDINGS_FILE) -> None:
@@ -87,6 +102,7 @@ def write_embeddings(path: Path = EMBEDDINGS_FILE) -> None:
     tts = KokoroTTS(threads=2)
     encoder = speaker_encoder()
     embeddings: dict[str, list[float]] = {}
+    f0s: dict[str, float] = {}
     for name in tqdm(mixable_voice_names(tts.engine.voice_names()), desc="voices"):
         accent = ACCENT_OF_PREFIX[name[0]]
         language = LANGUAGE_OF_ACCENT[accent]
@@ -95,9 +111,11 @@ def write_embeddings(path: Path = EMBEDDINGS_FILE) -> None:
         )
         vector = encoder.embed(synthesis.pcm.astype(np.float32) / 32768, synthesis.sample_rate)
         embeddings[name] = [round(float(v), 6) for v in vector]
+        f0s[name] = round(median_f0(synthesis.pcm, synthesis.sample_rate), 1)
     document = {
         "encoder": WEIGHTS.requirement,
         "text": "calibration_sentences(language of the voice)",
+        "f0_hz": f0s,
         "embeddings": embeddings,
     }
     path.write_text(json.dumps(document, indent=0) + "\n")

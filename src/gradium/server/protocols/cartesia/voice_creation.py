@@ -89,9 +89,10 @@ async def create_voice(principal: Caller, request: Request, body: JsonBody) -> d
         embedding = check_embedding(body.get("embedding"))
     except VoiceSpecError as exc:
         raise HTTPException(400, exc.message) from None
-    profile = profile_from_embedding(embedding)
+    language = _language(body.get("language"), "en")
+    profile = profile_from_embedding(embedding, language)
     voice = await _store_voice(
-        request, principal, 409, name=_name(body.get("name")), language=_language(body.get("language"), "en"),
+        request, principal, 409, name=_name(body.get("name")), language=language,
         description=_description(body.get("description")), profile=profile.to_json(),
     )  # fmt: skip
     return custom_voice_json(voice)

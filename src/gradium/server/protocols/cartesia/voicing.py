@@ -28,6 +28,7 @@ from typing import Any
 
 from gradium.catalog import CatalogVoice, load_catalog, voice_params
 from gradium.engines.base import VoiceParams
+from gradium.speech.voice_match import gender_blend, neural_voice_to_json
 from gradium.speech.voice_profile import VoiceProfile
 from gradium.speech.voice_space import speaking
 
@@ -104,6 +105,8 @@ def params_from_embedding(embedding: list[float], language: str, *, flite: bool)
         pitch=_clamp(50 + 50 * pitch, 0, 99),
         pitch_range=_clamp(50 + 50 * pitch_range, 0, 99),
         rate_wpm=_clamp(_RATE_CENTER + _RATE_SPAN * rate, 80, 450),
+        # Neural engines speak the same point of the gender axis (a mix of two voices), pitch +-3 st.
+        neural=gender_blend(gender, 3 * max(-1.0, min(1.0, pitch)), language),
     )
 
 
@@ -144,9 +147,11 @@ def _unit(value: float) -> float:
     return max(-1.0, min(1.0, value))
 
 
-def profile_from_embedding(embedding: list[float]) -> VoiceProfile:
-    """The voice profile that the embedding's four leading values describe (the tail is ignored)."""
+def profile_from_embedding(embedding: list[float], language: str) -> VoiceProfile:
+    """The voice profile that the embedding's four leading values describe (the tail is ignored),
+    with the neural voice at the same point of the gender axis (``gender_blend``)."""
     gender, pitch, rate, pitch_range = (_unit(v) for v in (embedding + [0.0] * 4)[:4])
+    neural = gender_blend(gender, pitch * _PITCH_SPAN_ST, language)
     centre = _MALE_HZ * (_FEMALE_HZ / _MALE_HZ) ** ((gender + 1) / 2)
     f0 = centre * 2 ** (pitch * _PITCH_SPAN_ST / 12)
     spread = _TYPICAL_SPREAD_ST * 2**pitch_range
@@ -159,6 +164,7 @@ def profile_from_embedding(embedding: list[float]) -> VoiceProfile:
         speech_rate=round(_TYPICAL_RATE * wpm_ratio**_RATE_EXPONENT, 3),
         source="designer",
         extra={"origin": "embedding"},
+        neural_voice=None if neural is None else neural_voice_to_json(neural),
     )
 
 
