@@ -88,6 +88,7 @@ def _check_models(settings: Settings) -> None:
     Every weight file is hashed (about 1 s for all of them); the engines load lazily later."""
     from gradium.engines.neural_tts import check_kokoro_installed, check_piper_installed
     from gradium.engines.speaker_encoder import WEIGHTS as SPEAKER_ENCODER
+    from gradium.engines.voice_files import scan as scan_voice_files
     from gradium.engines.weights import ModelFileError, verified_path
     from gradium.engines.whisper import WhisperModels
     from gradium.speech.stt_engines import WHISPER
@@ -100,6 +101,7 @@ def _check_models(settings: Settings) -> None:
             check_kokoro_installed()
             check_piper_installed()
         verified_path(SPEAKER_ENCODER)  # cloning embeds every sample
+        scan_voice_files(settings.voice_files_dir)  # an operator's own voice files (VoiceFileError)
     except (ModelFileError, ValueError) as exc:
         raise click.ClickException(
             f"cannot start: {exc} (or turn the neural engines off: GRADIUM_TTS_NEURAL=0, "

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -232,6 +232,7 @@ class KokoroEngine:
         voices_dir: Path | None = None,
         model_parts: Sequence[WeightFile] = MODEL_PARTS,
         model_sha256: str = MODEL_SHA256,
+        extra_voices: Mapping[str, LocalFile] | None = None,
     ) -> None:
         if threads < 1:
             raise ValueError("Kokoro needs at least one thread")
@@ -242,6 +243,7 @@ class KokoroEngine:
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
         self._styles: dict[str, npt.NDArray[np.float32]] = {}
+        self._extra_voices = dict(extra_voices or {})  # an operator's own style files, by name
         self._espeak = EspeakIPA()
 
     def load(self) -> None:
@@ -278,10 +280,12 @@ class KokoroEngine:
         if style is not None:
             return style
         digest = VOICE_SHA256.get(name)
-        if digest is None:
+        if name in self._extra_voices:
+            data = read_verified(self._extra_voices[name])
+        elif digest is None:
             raise ValueError(f"no Kokoro voice {name!r}; known: {', '.join(sorted(VOICE_SHA256))}")
-        path = self.voices_dir / f"{name}.bin"
-        data = read_verified(LocalFile(path, digest, FETCH_HINT))
+        else:
+            data = read_verified(LocalFile(self.voices_dir / f"{name}.bin", digest, FETCH_HINT))
         style = np.frombuffer(data, dtype="<f4").reshape(_STYLE_SHAPE).astype(np.float32)
         with self._lock:
             self._styles[name] = style

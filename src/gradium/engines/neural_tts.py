@@ -9,7 +9,7 @@ belongs to the formant engines (flite's per-voice shift) and is not applied to a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from .kokoro import FETCH_HINT, MODEL_PARTS, VOICE_SHA256, KokoroEngine, KokoroV
 from .neural import LocalFile, WeightFile
 from .piper import DEFAULT_MODEL, MODELS, PiperEngine, PiperVoice
 from .pitch import apply_pitch_factor
+from .voice_files import VoiceFile
 from .weights import verified_local_file, verified_path
 
 KOKORO, PIPER = "kokoro", "piper"
@@ -101,8 +102,11 @@ class KokoroTTS:
 
     name = KOKORO
 
-    def __init__(self, threads: int = 1, voices_dir: Path | None = None) -> None:
-        self.engine = KokoroEngine(threads=threads, voices_dir=voices_dir)
+    def __init__(
+        self, threads: int = 1, voices_dir: Path | None = None, extra_voices: Sequence[VoiceFile] = ()
+    ) -> None:
+        own = {voice.name: voice.files[0] for voice in extra_voices if voice.engine == KOKORO}
+        self.engine = KokoroEngine(threads=threads, voices_dir=voices_dir, extra_voices=own)
 
     def synthesize(self, text: str, voice: VoiceParams) -> Synthesis:
         neural = _neural(voice, KOKORO)
@@ -116,8 +120,9 @@ class PiperTTS:
 
     name = PIPER
 
-    def __init__(self, threads: int = 1) -> None:
-        self.engine = PiperEngine(threads=threads)
+    def __init__(self, threads: int = 1, extra_voices: Sequence[VoiceFile] = ()) -> None:
+        own = {v.name: (v.files[0], v.files[1]) for v in extra_voices if v.engine == PIPER}
+        self.engine = PiperEngine(threads=threads, models={**MODELS, **own})
 
     def synthesize(self, text: str, voice: VoiceParams) -> Synthesis:
         neural = _neural(voice, PIPER)

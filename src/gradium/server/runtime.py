@@ -29,8 +29,11 @@ from gradium.engines.base import NeuralVoice, Synthesis, TTSEngine, VoiceParams
 from gradium.engines.espeak import EspeakEngine
 from gradium.engines.flite import FliteEngine, flite_available
 from gradium.engines.neural_tts import KOKORO, PIPER, KokoroTTS, PiperTTS
+from gradium.engines.voice_files import scan as scan_voice_files
 from gradium.engines.whisper import DEFAULT_MODELS, LANGUAGES
 from gradium.server.settings import Settings
+from gradium.speech.installed_voices import describe as describe_installed
+from gradium.speech.installed_voices import register as register_installed_voices
 from gradium.speech.neural_clone import speaks, with_neural_voice
 from gradium.speech.render_queue import DeadlineExecutor
 from gradium.speech.stt_engines import POCKETSPHINX, WHISPER
@@ -84,16 +87,22 @@ class Runtime:
         }
         if settings.use_flite and flite_available():
             self.tts["flite"] = EngineSlot(FliteEngine(), DeadlineExecutor(1, "tts-flite"))
+        # An operator's own Piper and Kokoro voice files (a bad file stops the start: VoiceFileError).
+        self.voice_files = scan_voice_files(settings.voice_files_dir)
+        register_installed_voices(self.voice_files.values())
         if settings.tts_neural:
             threads = settings.tts_threads
+            own = list(self.voice_files.values())
             self.tts[KOKORO] = EngineSlot(
-                KokoroTTS(threads=KOKORO_CALL_THREADS),
+                KokoroTTS(threads=KOKORO_CALL_THREADS, extra_voices=own),
                 DeadlineExecutor(threads, "tts-kokoro"),
                 first_segment_words=FIRST_WORDS,
                 max_waiting=KOKORO_MAX_WAITING * threads,
             )
             self.tts[PIPER] = EngineSlot(
-                PiperTTS(), DeadlineExecutor(threads, "tts-piper"), first_segment_words=FIRST_WORDS
+                PiperTTS(extra_voices=own),
+                DeadlineExecutor(threads, "tts-piper"),
+                first_segment_words=FIRST_WORDS,
             )
         self.stt_pool = SttWorkerPool(
             settings.stt_workers, prestart=settings.stt_prestart, options=settings.stt_options()
@@ -150,7 +159,8 @@ class Runtime:
                 "languages": ["en"],
             },
         ]
-        return {"tts": tts, "stt": stt}
+        voices = [describe_installed(voice) for voice in self.voice_files.values()]
+        return {"tts": tts, "stt": stt, "voice_files": voices}
 
     async def match_neural_voice(self, profile: VoiceProfile, language: str) -> VoiceProfile:
         """``profile`` with its neural voice (cloned voices); unchanged without the mixing engine.

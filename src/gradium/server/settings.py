@@ -77,6 +77,12 @@ class Settings:
         )
     )
 
+    @property
+    def voice_files_dir(self) -> Path:
+        """The operator's own Piper and Kokoro voice files (gradium.engines.voice_files)."""
+        override = os.environ.get("GRADIUM_VOICE_FILES_DIR")
+        return Path(override) if override else self.data_dir / "voice-files"
+
     def stt_options(self) -> SttEngineOptions:
         """The STT engine configuration every worker starts with (raises ValueError if invalid)."""
         whisper = WhisperOptions(model_dirs=dict(self.whisper_model_dirs), device=self.stt_device)

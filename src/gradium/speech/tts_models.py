@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradium.engines.base import NeuralVoice, VoiceParams
-from gradium.engines.neural_tts import PIPER
+from gradium.engines.kokoro import VOICE_SHA256
+from gradium.engines.neural_tts import KOKORO, PIPER
 from gradium.engines.piper import DEFAULT_MODEL
 
 BEST, FAST, FORMANT = "best", "fast", "formant"
@@ -40,11 +41,18 @@ def family_of_model_id(model_id: object) -> str:
     return CARTESIA_MODEL_IDS.get(str(model_id or "").strip().lower(), BEST)
 
 
+def _is_stock_kokoro(voice: NeuralVoice) -> bool:
+    parts = ((voice.voice, 1.0),) if isinstance(voice.voice, str) else voice.voice
+    return voice.engine == KOKORO and all(name in VOICE_SHA256 for name, _ in parts)
+
+
 def for_family(params: VoiceParams, family: str, *, cloned: bool = False) -> VoiceParams:
     """The voice's rendering in ``family``; voices without a neural voice are left as they are.
     A ``cloned`` voice (custom voices and drafts) has no Piper rendering: ``fast`` keeps it as is."""
     if family == FORMANT:
         return replace(params, neural=None)
     if family == FAST and params.neural is not None and params.language == "en" and not cloned:
+        if not _is_stock_kokoro(params.neural):
+            return params  # an operator's own voice file: only it speaks like itself
         return replace(params, neural=FAST_ENGLISH_VOICE)
     return params

@@ -24,6 +24,7 @@ from gradium.engines.voice_transform import (
     rate_wpm_for,
     strength_from_cfg,
 )
+from gradium.speech.installed_voices import installed_voice, params_of
 from gradium.speech.voice_designer import TYPICAL_SPEECH_RATE
 from gradium.speech.voice_match import neural_voice_from_json
 from gradium.speech.voice_profile import VoiceProfile, pyworld_available
@@ -102,14 +103,16 @@ class ResolvedVoice:
     params: VoiceParams
     profile: VoiceProfile | None = None
     warp_limits: tuple[float, float] = (1.0, 1.0)
-    kind: str = "catalog"  # "catalog", "custom" or "draft"
+    kind: str = "catalog"  # "catalog", "custom", "draft" or "installed" (an operator's voice file)
     base_f0_hz: float = 0.0  # the base voice's nominal median F0 (custom voices and drafts)
 
 
 def needs_database(voice_id: object) -> bool:
     """Whether resolving ``voice_id`` reads the database (a custom voice or draft), or only the
     in-memory catalog: the server then skips the thread hop for catalog voices."""
-    return voice_id is not None and voice_id != "" and str(voice_id) not in load_catalog()
+    if voice_id is None or voice_id == "" or installed_voice(voice_id) is not None:
+        return False
+    return str(voice_id) not in load_catalog()
 
 
 def resolve_request_voice(
@@ -130,6 +133,9 @@ def resolve_request_voice(
         if voice.profile is None:
             raise UnknownVoiceError(f"voice '{uid}' has no voice profile; create it again")
         return _custom(uid, voice.language or "en", voice.profile, "custom", flite=flite)
+    installed = installed_voice(voice_id)
+    if installed is not None:
+        return ResolvedVoice(installed.voice_id, installed.language, params_of(installed), kind="installed")
     catalog_voice = resolve_voice(voice_id, voice_name)
     return ResolvedVoice(
         catalog_voice.uid, catalog_voice.language, voice_params(catalog_voice, flite=flite)

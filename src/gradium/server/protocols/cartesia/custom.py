@@ -17,6 +17,7 @@ from gradium.catalog import load_catalog
 from gradium.engines.base import VoiceParams
 from gradium.server.runtime import Runtime
 from gradium.speech.custom_voices import LANGUAGES as BASE_LANGUAGES
+from gradium.speech.installed_voices import installed_voice
 from gradium.speech.tts import SynthesisTransform
 from gradium.speech.voice_profile import VoiceProfile
 from gradium.speech.voice_selection import (
@@ -86,7 +87,7 @@ def custom_voice_id(voice: Any) -> str | None:
     if not isinstance(voice, dict) or voice.get("mode", "id" if "id" in voice else "embedding") != "id":
         return None
     uid = voice.get("id")
-    if not isinstance(uid, str) or not uid or uid in load_catalog():
+    if not isinstance(uid, str) or not uid or uid in load_catalog() or installed_voice(uid) is not None:
         return None
     return uid
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from gradium.catalog import CatalogVoice, load_catalog, voice_params
 from gradium.engines.base import VoiceParams
+from gradium.speech.installed_voices import installed_voice, params_of
 from gradium.speech.voice_match import gender_blend, neural_voice_to_json
 from gradium.speech.voice_profile import VoiceProfile
 from gradium.speech.voice_space import speaking
@@ -133,6 +134,10 @@ def resolve_voice_spec(voice: Any, language: str | None, *, flite: bool) -> Voic
         raise VoiceSpecError('voice must be an object: {"mode": "id", "id": "..."}')
     mode = voice.get("mode", "id" if "id" in voice else "embedding")
     if mode == "id":
+        installed = installed_voice(voice.get("id"))
+        if installed is not None:
+            params = params_of(installed)
+            return params if language is None else relocalize(params, language)
         catalog_voice = load_catalog().get(str(voice.get("id")))
         if catalog_voice is None:
             raise VoiceSpecError(f"voice '{voice.get('id')}' not found: list voices with GET /voices/", 404)

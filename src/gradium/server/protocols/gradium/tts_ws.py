@@ -65,7 +65,8 @@ async def open_tts_stream(
     except UnknownVoiceError as exc:
         raise VoiceNotFound(exc.message) from None
     family = family_of_model_name(setup.get("model_name"))
-    voice = replace(voice, params=for_family(voice.params, family, cloned=voice.profile is not None))
+    # Only catalog voices have a Piper rendering; every other voice keeps its own in "fast".
+    voice = replace(voice, params=for_family(voice.params, family, cloned=voice.kind != "catalog"))
     slot = runtime.engine_for(voice.params)
     if busy := slot.capacity_error():
         raise ProtocolError(busy)
