@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gradium.server.json_guard import RejectInvalidJsonText
 from gradium.server.protocols.cartesia.router import cartesia_router
 from gradium.server.protocols.cartesia.slashes import CollapseSlashes
 from gradium.server.protocols.gradium.asr_ws import asr_factory
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(_gradium_websockets(runtime), prefix="/api")
     # The Cartesia API lives at the root: the SDK's base_url is the server's root URL.
     app.include_router(cartesia_router(runtime))
+    app.add_middleware(RejectInvalidJsonText)
     app.add_middleware(CollapseSlashes)
     _install_error_handlers(app)
     return app

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gradium.engines.whisper import WhisperOptions, model_dirs_from_env
 from gradium.speech.stt_engines import SttEngineOptions
+from gradium.speech.tts import MAX_BREAK_SECONDS
 
 
 def _env_float(name: str, default: float) -> float:
@@ -30,6 +31,7 @@ class Limits:
     idle_timeout_s: float = 60.0  # a socket with no client message while a request waits for input
     max_requests_per_socket: int = 64  # concurrent multiplexed requests on one socket
     max_http_tts_chars: int = 20_000  # text of one POST post/speech/tts
+    max_break_seconds_per_request: float = MAX_BREAK_SECONDS  # silence of all <break> tags together
 
 
 @dataclass(frozen=True)

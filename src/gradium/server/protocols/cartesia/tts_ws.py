@@ -24,6 +24,7 @@ from gradium.server.errors import ProtocolError
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.tags import TagError
+from gradium.text.validate import TextError, check_json_strings
 
 from .auth import Principal
 from .tts_core import CartesiaTts, TtsRequestError, base_message, piece_messages, prepare_tts_request
@@ -53,13 +54,20 @@ class TtsSocket:
     async def serve(self) -> None:
         await self.ws.accept()
         writer = asyncio.create_task(self._write_loop())
+        close_code = 1000
         try:
             while True:
-                await self._handle(await self.ws.receive_text())
+                await self._handle(await self._receive_text())
         except WebSocketDisconnect:
             pass  # the client closed: its contexts are cancelled below
+        except ProtocolError as exc:
+            # A frame the protocol cannot carry: say why, then close as a policy violation.
+            await self._error("", exc.message)
+            close_code = exc.code
         except Exception:
             log.exception("internal error on the Cartesia TTS WebSocket")
+            await self._error("", "internal server error", 500)
+            close_code = 1011
         finally:
             for context in list(self.contexts.values()):
                 await self._cancel(context)
@@ -68,7 +76,17 @@ class TtsSocket:
                 await asyncio.wait_for(writer, timeout=10)
             if self.ws.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
-                    await self.ws.close()
+                    await self.ws.close(close_code)
+
+    async def _receive_text(self) -> str:
+        """The next text frame; a binary frame is a ProtocolError (``receive_text`` would KeyError)."""
+        frame = await self.ws.receive()
+        if frame["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(frame.get("code", 1000))
+        text = frame.get("text")
+        if text is None:
+            raise ProtocolError("binary frames are not supported: send JSON objects in text frames")
+        return str(text)
 
     # -- input -------------------------------------------------------------------------------------
     async def _handle(self, text: str) -> None:
@@ -79,6 +97,11 @@ class TtsSocket:
             return
         if not isinstance(message, dict):
             await self._error("", "each message must be a JSON object")
+            return
+        try:
+            check_json_strings(message, "the message")
+        except TextError as exc:
+            await self._error(str(message.get("context_id") or ""), str(exc))
             return
         context_id = str(message.get("context_id") or uuid.uuid4())
         if message.get("cancel") is True:
@@ -168,8 +191,12 @@ class TtsSocket:
             await self.outbox.put(base_message("done", cid, done=True))
         except ProtocolError as exc:
             await self._error(cid, exc.message, 402 if "credits" in exc.message else 400)
-        except (TagError, ValueError) as exc:
+        except (TagError, TextError) as exc:
             await self._error(cid, str(exc))
+        except Exception:
+            # Never the exception's own text: it may be an engine's internals (an encoding error).
+            log.exception("internal error in Cartesia TTS context %s", cid)
+            await self._error(cid, "internal server error", 500)
         finally:
             if self.contexts.get(cid) is context:
                 del self.contexts[cid]

@@ -21,6 +21,7 @@ from gradium.accounts.store import ApiKey
 from gradium.server.errors import ProtocolError
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
+from gradium.text.validate import TextError, check_json_strings
 
 log = logging.getLogger("gradium.ws")
 
@@ -30,6 +31,8 @@ Message = dict[str, Any]
 def encode_message(message: Message) -> str:
     """The JSON text of a server message (audio payloads spliced in unscanned)."""
     return encode_frame(message, "audio")
+
+
 Emit = Callable[[Message], Awaitable[None]]
 INPUT_TYPES = frozenset({"text", "audio", "flush"})
 
@@ -168,6 +171,10 @@ class GradiumConnection:
             raise ProtocolError(f"invalid JSON: {exc.msg} at position {exc.pos}") from None
         if not isinstance(message, dict):
             raise ProtocolError("each message must be a JSON object")
+        try:
+            check_json_strings(message, "the message")
+        except TextError as exc:
+            raise ProtocolError(str(exc)) from None
         kind = message.get("type")
         if not isinstance(kind, str):
             raise ProtocolError('each message needs a string "type"')

@@ -1,0 +1,222 @@
+"""Issue 12: each defect found by attacking the running server, reproduced and shown fixed.
+
+Every refused request must give the documented error (WebSocket: an ``error`` message then close
+1008; HTTP: JSON ``{"detail"}`` with a 4xx status) and charge nothing; the balance is read before
+and after to prove it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from conftest import LiveServer, start_server, stop_server
+from wire import exchange, tts_frames
+
+CARTESIA_VERSION = "2025-04-16"
+LONE_SURROGATE = "abc \ud800 def."
+
+
+async def remaining(server: LiveServer) -> int:
+    status, body = await gradium_http(server, "GET", "usages/credits")
+    assert status == 200, body
+    value: int = body["remaining"]
+    return value
+
+
+async def gradium_http(server: LiveServer, method: str, route: str, **kwargs: Any) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method, server.base_url + route, headers={"x-api-key": server.api_key}, **kwargs
+        ) as response,
+    ):
+        if response.content_type == "application/json":
+            return response.status, await response.json()
+        return response.status, await response.read()
+
+
+async def cartesia_http(server: LiveServer, method: str, route: str, **kwargs: Any) -> tuple[int, Any]:
+    headers = {"X-API-Key": server.api_key, "Cartesia-Version": CARTESIA_VERSION}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{server.root_url}/{route}", headers=headers, **kwargs) as response,
+    ):
+        if response.content_type == "application/json":
+            return response.status, await response.json()
+        return response.status, await response.read()
+
+
+async def cartesia_ws(
+    server: LiveServer, frames: list[Any], timeout: float = 30
+) -> tuple[list[Any], int | None]:
+    """Send frames on the Cartesia TTS WebSocket, read until it closes: (messages, close code)."""
+    headers = {"X-API-Key": server.api_key, "Cartesia-Version": CARTESIA_VERSION}
+    url = f"ws://{server.host}:{server.port}/tts/websocket"
+    messages: list[Any] = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, headers=headers) as ws:
+        for frame in frames:
+            if isinstance(frame, bytes):
+                await ws.send_bytes(frame)
+            else:
+                await ws.send_str(json.dumps(frame))
+        try:
+            async with asyncio.timeout(timeout):
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        messages.append(json.loads(msg.data))
+                        if messages[-1].get("done") and not isinstance(frame, bytes):
+                            await ws.close()
+        except TimeoutError:
+            pass
+        return messages, ws.close_code
+
+
+def cartesia_body(transcript: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "model_id": "sonic-2",
+        "transcript": transcript,
+        "voice": {"mode": "id", "id": "YTpq7expH9539ERJ"},
+        "output_format": {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 16000},
+        "language": "en",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of formant voices only (fast on a small machine); no traceback may reach its log."""
+    live = start_server(Path(tmp_path_factory.mktemp("reliability")), env={"GRADIUM_TTS_NEURAL": "0"})
+    yield live
+    stop_server(live)
+    assert "Traceback" not in live.log(), live.log()
+
+
+# 1. output_format "" -------------------------------------------------------------------------------
+
+
+async def test_http_tts_empty_output_format_is_the_default_wav(server: LiveServer) -> None:
+    status, body = await gradium_http(
+        server, "POST", "post/speech/tts", json={"text": "Hi.", "output_format": "", "model_name": "formant"}
+    )
+    assert status == 200, body
+    assert body[:4] == b"RIFF"
+
+
+async def test_http_tts_unknown_output_format_is_400_and_free(server: LiveServer) -> None:
+    before = await remaining(server)
+    status, body = await gradium_http(
+        server, "POST", "post/speech/tts", json={"text": "Hi there.", "output_format": "mp5"}
+    )
+    assert status == 400 and "output format" in body["detail"]
+    assert await remaining(server) == before
+
+
+# 2. lone surrogates and control characters --------------------------------------------------------
+
+
+async def test_ws_tts_lone_surrogate_is_1008_and_free(server: LiveServer) -> None:
+    before = await remaining(server)
+    result = await exchange(server, "speech/tts", tts_frames(LONE_SURROGATE))
+    assert "surrogate" in result.error()["message"] and result.close_code == 1008
+    assert await remaining(server) == before
+
+
+async def test_ws_tts_control_character_is_1008(server: LiveServer) -> None:
+    result = await exchange(server, "speech/tts", tts_frames("abc \x00 def."))
+    assert "control character" in result.error()["message"] and result.close_code == 1008
+
+
+async def test_http_tts_lone_surrogate_is_400_and_free(server: LiveServer) -> None:
+    before = await remaining(server)
+    status, body = await gradium_http(server, "POST", "post/speech/tts", json={"text": LONE_SURROGATE})
+    assert status == 400 and "surrogate" in body["detail"]
+    status, body = await cartesia_http(server, "POST", "tts/bytes", json=cartesia_body(LONE_SURROGATE))
+    assert status == 400 and "surrogate" in body["detail"]
+    assert await remaining(server) == before
+
+
+async def test_cartesia_ws_lone_surrogate_is_a_clear_error(server: LiveServer) -> None:
+    before = await remaining(server)
+    messages, _ = await cartesia_ws(server, [{**cartesia_body(LONE_SURROGATE), "context_id": "c1"}])
+    errors = [m for m in messages if m["type"] == "error"]
+    assert errors and "surrogate" in errors[0]["error"], messages
+    assert "codec" not in errors[0]["error"] and "encode" not in errors[0]["error"]
+    assert await remaining(server) == before
+
+
+async def test_cartesia_voice_name_with_lone_surrogate_is_400(server: LiveServer) -> None:
+    body = {"name": "bad \ud800 name", "embedding": [0.1] * 192, "language": "en"}
+    status, answer = await cartesia_http(server, "POST", "voices/", json=body)
+    assert status == 400 and "surrogate" in answer["detail"]
+
+
+# 4. Cartesia WebSocket binary frame ---------------------------------------------------------------
+
+
+async def test_cartesia_ws_binary_frame_is_an_error_then_1008(server: LiveServer) -> None:
+    messages, close_code = await cartesia_ws(server, [b"\x00\x01\x02"])
+    assert messages and messages[0]["type"] == "error" and "binary" in messages[0]["error"]
+    assert close_code == 1008
+
+
+# 12. WAV sizes ------------------------------------------------------------------------------------
+
+
+async def test_http_tts_wav_has_real_sizes(server: LiveServer) -> None:
+    status, body = await gradium_http(
+        server, "POST", "post/speech/tts", json={"text": "Real sizes.", "model_name": "formant"}
+    )
+    assert status == 200
+    with wave.open(io.BytesIO(body)) as wav:
+        assert wav.getnframes() * 2 == len(body) - 44
+        assert 0.3 < wav.getnframes() / wav.getframerate() < 5
+
+
+@pytest.mark.parametrize("route", ["speech/tts"])
+async def test_ws_tts_still_works(server: LiveServer, route: str) -> None:
+    result = await exchange(server, route, tts_frames("Still fine.", output_format="pcm"))
+    assert result.messages[-1]["type"] == "end_of_stream" and result.audio()
+
+
+# 11. an unfinished tag at the end of the text -----------------------------------------------------
+
+
+async def test_unfinished_break_tag_is_an_error_and_free(server: LiveServer) -> None:
+    before = await remaining(server)
+    result = await exchange(server, "speech/tts", tts_frames('Hello <break time="1s"', output_format="pcm"))
+    assert "malformed <break> tag" in result.error()["message"] and result.close_code == 1008
+    assert not result.audio()
+    status, body = await gradium_http(
+        server, "POST", "post/speech/tts", json={"text": 'Hello <break time="1s"'}
+    )
+    assert status == 400 and "malformed" in body["detail"]
+    assert await remaining(server) == before
+
+
+# 14. silence of <break> tags is capped per request ------------------------------------------------
+
+
+async def test_breaks_past_the_silence_cap_are_refused_and_free(server: LiveServer) -> None:
+    before = await remaining(server)
+    text = "Hi. " + '<break time="2s"/>' * 5_000
+    result = await exchange(server, "speech/tts", tts_frames(text, output_format="pcm"))
+    assert "60 s of silence" in result.error()["message"] and result.close_code == 1008
+    status, body = await gradium_http(server, "POST", "post/speech/tts", json={"text": text[:20_000]})
+    assert status == 400 and "silence" in body["detail"]
+    assert await remaining(server) == before
+
+
+async def test_breaks_within_the_cap_still_work(server: LiveServer) -> None:
+    text = "One. " + '<break time="2s"/>' * 3 + " Two."
+    result = await exchange(server, "speech/tts", tts_frames(text, output_format="pcm_16000"))
+    assert result.messages[-1]["type"] == "end_of_stream"
+    assert len(result.audio()) / 2 / 16_000 >= 6.0
