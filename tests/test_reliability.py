@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import struct
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import aiohttp
 import pytest
 
 from conftest import LiveServer, start_server, stop_server
-from wire import exchange, tts_frames
+from wire import audio_frames, exchange, tts_frames
 
 CARTESIA_VERSION = "2025-04-16"
 LONE_SURROGATE = "abc \ud800 def."
@@ -94,7 +95,8 @@ def cartesia_body(transcript: str, **extra: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of formant voices only (fast on a small machine); no traceback may reach its log."""
-    live = start_server(Path(tmp_path_factory.mktemp("reliability")), env={"GRADIUM_TTS_NEURAL": "0"})
+    env = {"GRADIUM_TTS_NEURAL": "0", "GRADIUM_STT_ENGINE": "pocketsphinx", "GRADIUM_STT_WORKERS": "1"}
+    live = start_server(Path(tmp_path_factory.mktemp("reliability")), env=env)
     yield live
     stop_server(live)
     assert "Traceback" not in live.log(), live.log()
@@ -220,3 +222,20 @@ async def test_breaks_within_the_cap_still_work(server: LiveServer) -> None:
     result = await exchange(server, "speech/tts", tts_frames(text, output_format="pcm_16000"))
     assert result.messages[-1]["type"] == "end_of_stream"
     assert len(result.audio()) / 2 / 16_000 >= 6.0
+
+
+# 6. WAV headers at absurd rates --------------------------------------------------------------------
+
+
+def wav_header_at(rate: int, data: bytes) -> bytes:
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+async def test_asr_wav_at_one_hertz_is_refused_and_free(server: LiveServer) -> None:
+    before = await remaining(server)
+    frames = audio_frames(wav_header_at(1, bytes(300)), input_format="wav")
+    result = await exchange(server, "speech/asr", frames)
+    assert "out of range" in result.error()["message"] and result.close_code == 1008
+    assert await remaining(server) == before
