@@ -11,6 +11,8 @@ import asyncio
 import io
 import json
 import struct
+import subprocess
+import sys
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,3 +241,53 @@ async def test_asr_wav_at_one_hertz_is_refused_and_free(server: LiveServer) -> N
     result = await exchange(server, "speech/asr", frames)
     assert "out of range" in result.error()["message"] and result.close_code == 1008
     assert await remaining(server) == before
+
+
+# 13. the command line -----------------------------------------------------------------------------
+
+
+def test_cli_reader_that_stops_reading_is_not_an_error(server: LiveServer) -> None:
+    # The pipe's read end is closed before the command writes: what `| head` does, without the race.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gradium", "voices", "list", "--catalog"],
+        env=server.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, stderr
+    assert "Broken pipe" not in stderr and "Traceback" not in stderr
+
+
+def test_cli_unknown_output_extension_is_an_error(server: LiveServer, tmp_path: Path) -> None:
+    out = tmp_path / "out.xyz"
+    proc = server.cli("tts", "Hello.", "-o", str(out))
+    assert proc.returncode == 2 and "--format" in proc.stderr and not out.exists()
+    proc = server.cli("tts", "Hello.", "-o", str(out), "--format", "pcm", "--model-name", "formant")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:4] != b"RIFF"
+
+
+def test_cli_global_api_key_before_the_command(server: LiveServer) -> None:
+    env = {k: v for k, v in server.env().items() if k != "GRADIUM_API_KEY"}
+    command = [sys.executable, "-m", "gradium", "--api-key", server.api_key, "credits"]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "remaining" in json.loads(proc.stdout)
+    # A key after the command name still wins over the one before it.
+    command = [sys.executable, "-m", "gradium", "--api-key", server.api_key, "credits", "--api-key", "gd_x"]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "API key" in proc.stderr
+
+
+def test_cli_wav_file_has_real_sizes(server: LiveServer, tmp_path: Path) -> None:
+    out = tmp_path / "short.wav"
+    proc = server.cli("tts", "Short and sized.", "-o", str(out), "--model-name", "formant")
+    assert proc.returncode == 0, proc.stderr
+    data = out.read_bytes()
+    with wave.open(str(out)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+        assert wav.getnframes() * wav.getsampwidth() == len(data) - 44
+    assert 0.5 < seconds < 10
