@@ -291,3 +291,16 @@ def test_cli_wav_file_has_real_sizes(server: LiveServer, tmp_path: Path) -> None
         seconds = wav.getnframes() / wav.getframerate()
         assert wav.getnframes() * wav.getsampwidth() == len(data) - 44
     assert 0.5 < seconds < 10
+
+
+# 5. a user's regular expression cannot stall synthesis --------------------------------------------
+
+
+async def test_catastrophic_rewrite_rule_does_not_stall_synthesis(server: LiveServer) -> None:
+    config = json.dumps({"rewrite_rules": "/(a+)+$/ => x"})
+    started = asyncio.get_running_loop().time()
+    result = await exchange(
+        server, "speech/tts", tts_frames("a" * 60 + "!", output_format="pcm", json_config=config)
+    )
+    assert result.messages[-1]["type"] == "end_of_stream"
+    assert asyncio.get_running_loop().time() - started < 10  # Python's re: ~2^60 steps, never
