@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import signal
 import struct
 import subprocess
 import sys
@@ -304,3 +306,59 @@ async def test_catastrophic_rewrite_rule_does_not_stall_synthesis(server: LiveSe
     )
     assert result.messages[-1]["type"] == "end_of_stream"
     assert asyncio.get_running_loop().time() - started < 10  # Python's re: ~2^60 steps, never
+
+
+# 7. the STT pool recovers from a worker killed at start-up ----------------------------------------
+
+
+def stt_workers_of(server: LiveServer) -> list[int]:
+    """Process ids of the server's STT worker processes (spawned children)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == server.process.pid and b"spawn_main" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+async def health(server: LiveServer) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.get(server.base_url + "health") as response:
+        return response.status, await response.json()
+
+
+async def test_stt_recovers_when_its_first_worker_dies_while_starting(tmp_path: Path) -> None:
+    env = {"GRADIUM_TTS_NEURAL": "0", "GRADIUM_STT_ENGINE": "pocketsphinx", "GRADIUM_STT_WORKERS": "1"}
+    server = start_server(tmp_path, env=env)
+    try:
+        frames = audio_frames(bytes(48_000), input_format="pcm")
+        first = asyncio.ensure_future(exchange(server, "speech/asr", frames, pause_s=0.2))
+        killed: list[int] = []
+        for _ in range(2_000):  # the lazily started worker: kill it before it is ready
+            if killed := stt_workers_of(server):
+                break
+            await asyncio.sleep(0.005)
+        assert killed, "no STT worker started"
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        result = await first
+        assert result.error()["code"] in (1008, 1011)
+        status, body = await health(server)
+        assert status in (200, 503), body
+        for _ in range(300):  # the replacement gets ready; health says so
+            status, body = await health(server)
+            if status == 200:
+                break
+            assert "stt" in body["problems"]
+            await asyncio.sleep(0.1)
+        assert status == 200, body
+        result = await exchange(server, "speech/asr", frames)
+        assert result.messages[-1]["type"] == "end_of_stream", result.messages
+        assert not set(killed) & set(stt_workers_of(server))
+    finally:
+        stop_server(server)

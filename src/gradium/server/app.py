@@ -79,7 +79,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runtime = runtime
 
     @app.get("/api/health", include_in_schema=False)
-    async def health() -> dict[str, str]:
+    async def health() -> JSONResponse:
+        """Readiness: 200 when every service can take a request, else 503 saying which cannot."""
+        problems = runtime.problems()
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/api/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        """Liveness: the process answers (a failing STT pool is not a reason to restart it)."""
         return {"status": "ok"}
 
     app.include_router(gradium_http, prefix="/api")

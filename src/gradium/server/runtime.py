@@ -146,6 +146,11 @@ class Runtime:
         ]
         return {"tts": tts, "stt": stt}
 
+    def problems(self) -> dict[str, str]:
+        """Services that cannot serve now, each with the reason (empty when all can)."""
+        stt = self.stt_pool.problem()
+        return {} if stt is None else {"stt": stt}
+
     async def start(self) -> None:
         await asyncio.to_thread(self.store.migrate)
         await self._warm_up()
