@@ -12,9 +12,12 @@ import io
 import json
 import os
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
+import time
+import urllib.request
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -362,3 +365,108 @@ async def test_stt_recovers_when_its_first_worker_dies_while_starting(tmp_path: 
         assert not set(killed) & set(stt_workers_of(server))
     finally:
         stop_server(server)
+
+
+# 10. kill -9 during paid streams: the ledger still adds up ----------------------------------------
+
+LONG_TEXT = " ".join(f"Sentence number {i} is spoken and paid for clause by clause." for i in range(40))
+
+
+def ledger_check(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gradium", "orgs", "check", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def usage_credits(data_dir: Path) -> tuple[int, int, int]:
+    """(allocated, remaining, booked usage) of the default organisation, read from the file."""
+    with sqlite3.connect(data_dir / "gradium.db") as db:
+        allocated, remaining = db.execute(
+            "SELECT allocated_credits, remaining_credits FROM organisations WHERE name = 'default'"
+        ).fetchone()
+        (booked,) = db.execute("SELECT COALESCE(SUM(credits), 0) FROM usage").fetchone()
+    return int(allocated), int(remaining), int(booked)
+
+
+async def test_sigkill_during_paid_streams_keeps_the_ledger(tmp_path: Path) -> None:
+    server = start_server(tmp_path, env={"GRADIUM_TTS_NEURAL": "0"})
+    try:
+        frames = tts_frames(LONG_TEXT, output_format="pcm_16000", model_name="formant")
+        streams = [asyncio.ensure_future(exchange(server, "speech/tts", frames)) for _ in range(20)]
+        for _ in range(200):  # until the streams have paid for some clauses
+            await asyncio.sleep(0.05)
+            if (await remaining(server)) < 1_000_000 - 2_000:
+                break
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=30)
+        await asyncio.gather(*streams, return_exceptions=True)
+    finally:
+        stop_server(server)
+    allocated, left, booked = usage_credits(server.data_dir)
+    assert allocated - left > 0, "nothing was charged before the kill"
+    assert allocated == left + booked, (allocated, left, booked)
+    check = ledger_check(server.data_dir)
+    assert check.returncode == 0 and "ledger ok" in check.stdout, check.stderr
+    # The server starts again on the same data and serves; the ledger still adds up after it.
+    restarted = start_again(server, tmp_path / "restart.log")
+    try:
+        result = await exchange(restarted, "speech/tts", tts_frames("After the crash.", output_format="pcm"))
+        assert result.messages[-1]["type"] == "end_of_stream"
+    finally:
+        stop_server(restarted)
+    assert ledger_check(server.data_dir).returncode == 0
+
+
+def start_again(server: LiveServer, log_path: Path) -> LiveServer:
+    """``gradium serve`` on the same port and data directory (its key is already in the database)."""
+    command = [sys.executable, "-m", "gradium", "serve", "--host", server.host, "--port", str(server.port)]
+    command += ["--data-dir", str(server.data_dir)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIUM_TTS_NEURAL": "0"}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+    restarted = LiveServer(server.host, server.port, server.api_key, server.data_dir, process, log_path)
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(restarted.base_url + "health", timeout=1) as response:
+                if response.status == 200:
+                    return restarted
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"the server did not start again:\n{log_path.read_text()}")
+
+
+# 3. HTTP: charged only for audio that is sent -----------------------------------------------------
+
+# 124 billable characters in several clauses: the first ones fit in 67 credits, the rest do not.
+RUN_OUT_TEXT = (
+    "The first clause fits in the credits. The second clause fits as well. "
+    "But this third clause is well beyond what is left now."
+)
+
+
+async def test_http_tts_that_runs_out_of_credits_charges_nothing(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--initial-credits", "67", env={"GRADIUM_TTS_NEURAL": "0"})
+    try:
+        assert len(RUN_OUT_TEXT) == 124
+        body = {"text": RUN_OUT_TEXT, "model_name": "formant"}
+        status, answer = await gradium_http(server, "POST", "post/speech/tts", json=body)
+        assert status == 402 and "insufficient credits" in answer["detail"]
+        assert await remaining(server) == 67
+        wav = {"container": "wav", "encoding": "pcm_s16le", "sample_rate": 16000}
+        cartesia = cartesia_body(RUN_OUT_TEXT, model_id="sonic-2", output_format=wav)
+        status, answer = await cartesia_http(server, "POST", "tts/bytes", json=cartesia)
+        assert status == 402 and "insufficient credits" in answer["detail"], answer
+        assert await remaining(server) == 67
+        status, audio = await gradium_http(
+            server, "POST", "post/speech/tts", json={"text": "Short.", "model_name": "formant"}
+        )
+        assert status == 200 and audio[:4] == b"RIFF"
+        assert await remaining(server) == 67 - len("Short.")
+    finally:
+        stop_server(server)
+    assert "Traceback" not in server.log(), server.log()
+    assert ledger_check(server.data_dir).returncode == 0

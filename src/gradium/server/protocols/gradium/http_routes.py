@@ -69,6 +69,7 @@ async def post_tts(body: HttpTtsBody, key: Key, request: Request) -> Response:
         raise HTTPException(400, f"text is longer than {limit} characters; use the speech/tts WebSocket")
     meter = RequestMeter(runtime.store, key.org_id, "tts")
     stream: TtsStream | None = None
+    delivered = False
     try:
         stream, _ = await open_tts_stream(runtime, body.model_dump(), meter, limit)
         stream.push_text(body.text)
@@ -77,6 +78,7 @@ async def post_tts(body: HttpTtsBody, key: Key, request: Request) -> Response:
         async for rendered in stream.output():
             for chunk in rendered.chunks:
                 audio += chunk
+        delivered = True
     except VoiceNotFound as exc:
         raise HTTPException(404, exc.message) from None
     except ProtocolError as exc:
@@ -85,10 +87,14 @@ async def post_tts(body: HttpTtsBody, key: Key, request: Request) -> Response:
     except ValueError as exc:  # a malformed tag, invalid text, a word or text past its limit
         raise HTTPException(400, str(exc)) from None
     finally:
-        if stream is not None:
+        if not delivered:
+            # The file is sent whole or not at all: a request that fails part-way (credits ran
+            # out, bad input, an internal error) gets no audio, so it keeps none of its charges.
+            await asyncio.shield(meter.refund(meter.credits))
+        elif stream is not None:
             meter.characters = stream.billed_chars
             meter.audio_seconds = stream.audio_seconds
-        await meter.record()
+        await asyncio.shield(meter.record())
     # The format as the stream's encoder resolved it (an empty output_format means the default).
     fmt = stream.renderer.encoder.format
     # The whole file is known here, so a WAV carries its real sizes, not the streaming placeholder.
