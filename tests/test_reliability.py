@@ -103,6 +103,7 @@ def cartesia_body(transcript: str, **extra: Any) -> dict[str, Any]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of formant voices only (fast on a small machine); no traceback may reach its log."""
     env = {"GRADIUM_TTS_NEURAL": "0", "GRADIUM_STT_ENGINE": "pocketsphinx", "GRADIUM_STT_WORKERS": "1"}
+    env["GRADIUM_CREDENTIAL_RECHECK_S"] = "1"
     live = start_server(Path(tmp_path_factory.mktemp("reliability")), env=env)
     yield live
     stop_server(live)
@@ -470,3 +471,67 @@ async def test_http_tts_that_runs_out_of_credits_charges_nothing(tmp_path: Path)
         stop_server(server)
     assert "Traceback" not in server.log(), server.log()
     assert ledger_check(server.data_dir).returncode == 0
+
+
+# 8. credentials are checked again on an open socket -----------------------------------------------
+
+
+def new_key(server: LiveServer) -> tuple[int, str]:
+    created = server.cli("keys", "create", "--name", "temp", "--json", "--data-dir", str(server.data_dir))
+    assert created.returncode == 0, created.stderr
+    info = json.loads(created.stdout)
+    return int(info["id"]), str(info["key"])
+
+
+def revoke(server: LiveServer, key_id: int) -> None:
+    revoked = server.cli("keys", "revoke", str(key_id), "--data-dir", str(server.data_dir))
+    assert revoked.returncode == 0, revoked.stderr
+
+
+async def test_revoked_key_cannot_start_a_new_request_on_an_open_socket(server: LiveServer) -> None:
+    key_id, key = new_key(server)
+    url = f"ws://{server.host}:{server.port}/api/speech/tts"
+    setup = {"type": "setup", "output_format": "pcm", "close_ws_on_eos": False, "model_name": "formant"}
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, headers={"x-api-key": key}) as ws:
+        await ws.send_json({**setup, "client_req_id": "a"})
+        await ws.send_json({"type": "text", "text": "First.", "client_req_id": "a"})
+        await ws.send_json({"type": "end_of_stream", "client_req_id": "a"})
+        while (await ws.receive_json(timeout=30))["type"] != "end_of_stream":
+            pass
+        revoke(server, key_id)
+        await ws.send_json({**setup, "client_req_id": "b"})
+        messages = [json.loads(m.data) async for m in ws if m.type == aiohttp.WSMsgType.TEXT]
+        assert messages[-1]["type"] == "error" and "revoked" in messages[-1]["message"], messages
+        assert ws.close_code == 1008
+
+
+async def test_revoked_key_ends_a_running_request_within_the_recheck_period(server: LiveServer) -> None:
+    key_id, key = new_key(server)
+    # A request that waits for more text: only the periodic check can end it (idle timeout: 60 s).
+    frames = [{"type": "setup", "output_format": "pcm"}, {"type": "text", "text": "Waiting for more"}]
+    running = asyncio.ensure_future(exchange(server, "speech/tts", frames, api_key=key, timeout=30))
+    await asyncio.sleep(0.5)
+    revoke(server, key_id)
+    revoked_at = asyncio.get_running_loop().time()
+    result = await running
+    assert "revoked" in result.error()["message"] and result.close_code == 1008
+    assert asyncio.get_running_loop().time() - revoked_at < 5  # GRADIUM_CREDENTIAL_RECHECK_S=1
+
+
+async def test_expired_access_token_cannot_open_a_new_cartesia_context(server: LiveServer) -> None:
+    status, minted = await cartesia_http(
+        server, "POST", "access-token", json={"grants": {"tts": True}, "expires_in": 2}
+    )
+    assert status == 200, minted
+    url = f"ws://{server.host}:{server.port}/tts/websocket?access_token={minted['token']}"
+    context = {**cartesia_body("First context."), "model_id": "sonic-2"}
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.send_json({**context, "context_id": "one"})
+        while not (message := await ws.receive_json(timeout=30)).get("done"):
+            pass
+        assert message["type"] == "done", message
+        await asyncio.sleep(2.5)  # the token expires
+        await ws.send_json({**context, "context_id": "two"})
+        messages = [json.loads(m.data) async for m in ws if m.type == aiohttp.WSMsgType.TEXT]
+        assert messages and messages[-1]["type"] == "error", messages
+        assert "expired" in messages[-1]["error"] and ws.close_code == 1008

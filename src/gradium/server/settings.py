@@ -32,6 +32,7 @@ class Limits:
     max_requests_per_socket: int = 64  # concurrent multiplexed requests on one socket
     max_http_tts_chars: int = 20_000  # text of one POST post/speech/tts
     max_break_seconds_per_request: float = MAX_BREAK_SECONDS  # silence of all <break> tags together
+    credential_recheck_s: float = 30.0  # an open socket's key/token is checked again this often
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,10 @@ class Settings:
     tts_neural: bool = field(default_factory=lambda: os.environ.get("GRADIUM_TTS_NEURAL", "1") != "0")
     use_flite: bool = field(default_factory=lambda: os.environ.get("GRADIUM_DISABLE_FLITE", "") != "1")
     limits: Limits = field(
-        default_factory=lambda: Limits(idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0))
+        default_factory=lambda: Limits(
+            idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0),
+            credential_recheck_s=_env_float("GRADIUM_CREDENTIAL_RECHECK_S", 30.0),
+        )
     )
     pricing: Pricing = field(
         default_factory=lambda: Pricing(

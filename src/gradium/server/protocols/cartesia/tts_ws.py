@@ -26,7 +26,7 @@ from gradium.server.runtime import Runtime
 from gradium.text.tags import TagError
 from gradium.text.validate import TextError, check_json_strings
 
-from .auth import Principal
+from .auth import Principal, credential_watch
 from .tts_core import CartesiaTts, TtsRequestError, base_message, piece_messages, prepare_tts_request
 
 log = logging.getLogger("gradium.cartesia.tts_ws")
@@ -50,25 +50,21 @@ class TtsSocket:
         self.principal = principal
         self.contexts: dict[str, _Context] = {}
         self.outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        self.credentials = credential_watch(runtime, websocket, "tts")
+        self.close_code = 1000
+        self._reader: asyncio.Task[None] | None = None
 
     async def serve(self) -> None:
         await self.ws.accept()
         writer = asyncio.create_task(self._write_loop())
-        close_code = 1000
+        self._reader = reader = asyncio.create_task(self._read_loop())
+        watcher = asyncio.create_task(self.credentials.watch(self._credentials_lapsed))
         try:
-            while True:
-                await self._handle(await self._receive_text())
-        except WebSocketDisconnect:
-            pass  # the client closed: its contexts are cancelled below
-        except ProtocolError as exc:
-            # A frame the protocol cannot carry: say why, then close as a policy violation.
-            await self._error("", exc.message)
-            close_code = exc.code
-        except Exception:
-            log.exception("internal error on the Cartesia TTS WebSocket")
-            await self._error("", "internal server error", 500)
-            close_code = 1011
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader  # cancelled by the watcher when the credential lapses
         finally:
+            watcher.cancel()
+            reader.cancel()
             for context in list(self.contexts.values()):
                 await self._cancel(context)
             await self.outbox.put(None)
@@ -76,7 +72,30 @@ class TtsSocket:
                 await asyncio.wait_for(writer, timeout=10)
             if self.ws.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
-                    await self.ws.close(close_code)
+                    await self.ws.close(self.close_code)
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                await self._handle(await self._receive_text())
+        except WebSocketDisconnect:
+            pass  # the client closed: its contexts are cancelled by serve()
+        except ProtocolError as exc:
+            # A frame the protocol cannot carry, or a lapsed credential: say why, then close 1008.
+            await self._error("", exc.message)
+            self.close_code = exc.code
+        except Exception:
+            log.exception("internal error on the Cartesia TTS WebSocket")
+            await self._error("", "internal server error", 500)
+            self.close_code = 1011
+
+    async def _credentials_lapsed(self, error: ProtocolError) -> None:
+        await self._error("", error.message, 401)
+        self.close_code = error.code
+        for context in list(self.contexts.values()):
+            await self._cancel(context)
+        if self._reader is not None:
+            self._reader.cancel()  # it waits in receive(); serve() then closes with close_code
 
     async def _receive_text(self) -> str:
         """The next text frame; a binary frame is a ProtocolError (``receive_text`` would KeyError)."""
@@ -136,6 +155,7 @@ class TtsSocket:
         if len(self.contexts) >= self.runtime.settings.limits.max_requests_per_socket:
             await self._error(context_id, "too many active contexts on this socket")
             return None
+        await self.credentials.revalidate()  # a new context is a new request: ProtocolError ends the socket
         meter = RequestMeter(self.runtime.store, self.principal.org_id, "tts")
         try:
             spec = await prepare_tts_request(self.runtime, message, self.principal.org_id)

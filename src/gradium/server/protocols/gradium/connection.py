@@ -13,11 +13,13 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gradium.accounts.store import ApiKey
+from gradium.server.credentials import CredentialWatch
 from gradium.server.errors import ProtocolError
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
@@ -100,13 +102,16 @@ class GradiumConnection:
         self.closing = False  # no more setups; close once outstanding requests finish
         self.failure: ProtocolError | None = None
         self.done = asyncio.Event()
+        self.credentials: CredentialWatch  # set once the handshake's key is known
 
     # -- entry point -------------------------------------------------------------------------------
     async def serve(self) -> None:
         await self.ws.accept()
         writer = asyncio.create_task(self._write_loop())
+        watcher: asyncio.Task[None] | None = None
         try:
             api_key = await self._authenticate()
+            watcher = asyncio.create_task(self.credentials.watch(self._fail))
             await self._read_loop(api_key)
         except ProtocolError as exc:
             await self._fail(exc)
@@ -116,6 +121,8 @@ class GradiumConnection:
             log.exception("internal error on %s", self.ws.url.path)
             await self._fail(ProtocolError("internal server error", code=1011))
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await self._cancel_all()
             close_code = self.failure.code if self.failure else 1000
             await self.outbox.put(None)
@@ -130,7 +137,16 @@ class GradiumConnection:
         api_key = await asyncio.to_thread(self.runtime.store.authenticate, key)
         if api_key is None:
             raise ProtocolError("invalid or revoked API key")
+        self.credentials = CredentialWatch(
+            partial(self._key_problem, key), self.runtime.settings.limits.credential_recheck_s
+        )
         return api_key
+
+    async def _key_problem(self, key: str) -> str | None:
+        """Why the socket's key no longer authenticates (revoked since it opened), or None."""
+        if await asyncio.to_thread(self.runtime.store.authenticate, key) is None:
+            return "the API key of this socket was revoked: reconnect with a valid key"
+        return None
 
     # -- reading -----------------------------------------------------------------------------------
     async def _read_loop(self, api_key: ApiKey) -> None:
@@ -222,6 +238,7 @@ class GradiumConnection:
             raise ProtocolError(f"client_req_id '{client_req_id}' is already active")
         if len(self.requests) >= self.runtime.settings.limits.max_requests_per_socket:
             raise ProtocolError("too many concurrent requests on this socket")
+        await self.credentials.revalidate()  # every new request, not only the socket's first
         close_on_eos = message.get("close_ws_on_eos")
         try:
             handler = self.factory(message, api_key)
