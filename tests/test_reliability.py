@@ -8,10 +8,12 @@ and after to prove it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import os
 import signal
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -535,3 +537,83 @@ async def test_expired_access_token_cannot_open_a_new_cartesia_context(server: L
         messages = [json.loads(m.data) async for m in ws if m.type == aiohttp.WSMsgType.TEXT]
         assert messages and messages[-1]["type"] == "error", messages
         assert "expired" in messages[-1]["error"] and ws.close_code == 1008
+
+
+# 9. back-pressure: a client that never reads ------------------------------------------------------
+
+
+def raw_websocket(server: LiveServer, path: str) -> socket.socket:
+    """A WebSocket client on a plain socket with a tiny receive buffer, so that it can truly not
+    read (client libraries read into their own buffers behind the application's back)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((server.host, server.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {server.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nx-api-key: {server.api_key}\r\n\r\n"
+    )
+    sock.sendall(request.encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)  # byte by byte: nothing after the headers is consumed
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def masked_text_frame(text: str) -> bytes:
+    payload, mask = text.encode(), os.urandom(4)
+    length = len(payload)
+    header = bytes([0x81]) + (
+        bytes([0x80 | length]) if length < 126
+        else bytes([0x80 | 126]) + struct.pack(">H", length) if length < 65536
+        else bytes([0x80 | 127]) + struct.pack(">Q", length)
+    )  # fmt: skip
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+# The README's bound: 4 MiB of queued messages per socket, plus the kernel's socket buffers and the
+# segment being synthesized; the margin covers allocator noise on a shared machine.
+NON_READER_MAX_GROWTH_MB = 64
+
+
+async def test_a_client_that_never_reads_is_bounded_then_closed(tmp_path: Path) -> None:
+    env = {"GRADIUM_TTS_NEURAL": "0", "GRADIUM_SLOW_READER_TIMEOUT_S": "3"}
+    server = start_server(tmp_path, env=env)
+    try:
+        warm = await exchange(server, "speech/tts", tts_frames("Warm up.", output_format="pcm"))
+        assert warm.messages[-1]["type"] == "end_of_stream"
+        baseline = rss_mb(server.process.pid)
+        sock = raw_websocket(server, "/api/speech/tts")
+        text = "This sentence is spoken again and again to a client that never reads. " * 280
+        for frame in tts_frames(text, output_format="pcm", model_name="formant"):
+            sock.sendall(masked_text_frame(json.dumps(frame)))
+        peak = baseline
+        for _ in range(60):  # 12 s: the queue fills, synthesis pauses, the socket is closed
+            await asyncio.sleep(0.2)
+            peak = max(peak, rss_mb(server.process.pid))
+        # Now read: what the server kept for this client is bounded, and it then closed the socket.
+        sock.settimeout(30)
+        received = 0
+        while chunk := await asyncio.to_thread(sock.recv, 1 << 16):
+            received += len(chunk)
+        sock.close()
+        before = await remaining(server)
+        assert peak - baseline < NON_READER_MAX_GROWTH_MB, (baseline, peak)
+        # 20,000 characters are ~20 minutes of 48 kHz audio (~150 MB as base64 JSON): a fraction came.
+        assert received < 16 * 1024 * 1024, received
+        # Paid only for what was synthesized before it paused: nowhere near the whole text.
+        assert 1_000_000 - before < len(text) // 4, before
+        status, _ = await health(server)
+        assert status == 200
+    finally:
+        stop_server(server)
+    log = server.log()
+    assert "Traceback" not in log, log

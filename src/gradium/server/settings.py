@@ -33,6 +33,8 @@ class Limits:
     max_http_tts_chars: int = 20_000  # text of one POST post/speech/tts
     max_break_seconds_per_request: float = MAX_BREAK_SECONDS  # silence of all <break> tags together
     credential_recheck_s: float = 30.0  # an open socket's key/token is checked again this often
+    max_send_queue_bytes: int = 4 * 1024 * 1024  # messages waiting for a slow reader, per socket
+    slow_reader_timeout_s: float = 20.0  # a full send queue this long closes the socket (1008)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Settings:
         default_factory=lambda: Limits(
             idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0),
             credential_recheck_s=_env_float("GRADIUM_CREDENTIAL_RECHECK_S", 30.0),
+            slow_reader_timeout_s=_env_float("GRADIUM_SLOW_READER_TIMEOUT_S", 20.0),
         )
     )
     pricing: Pricing = field(

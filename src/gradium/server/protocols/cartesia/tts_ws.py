@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
+from gradium.server.outbox import Outbox, SlowReader
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.tags import TagError
@@ -49,7 +50,9 @@ class TtsSocket:
         self.runtime = runtime
         self.principal = principal
         self.contexts: dict[str, _Context] = {}
-        self.outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        limits = runtime.settings.limits
+        # Bounded: a client that does not read pauses its contexts, then is closed (SlowReader).
+        self.outbox = Outbox(limits.max_send_queue_bytes, limits.slow_reader_timeout_s)
         self.credentials = credential_watch(runtime, websocket, "tts")
         self.close_code = 1000
         self._reader: asyncio.Task[None] | None = None
@@ -67,12 +70,13 @@ class TtsSocket:
             reader.cancel()
             for context in list(self.contexts.values()):
                 await self._cancel(context)
-            await self.outbox.put(None)
+            self.outbox.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=10)
             if self.ws.application_state == WebSocketState.CONNECTED:
+                # A client that does not read may never take the close frame: do not wait on it.
                 with contextlib.suppress(Exception):
-                    await self.ws.close(self.close_code)
+                    await asyncio.wait_for(self.ws.close(self.close_code), 5.0)
 
     async def _read_loop(self) -> None:
         try:
@@ -91,6 +95,12 @@ class TtsSocket:
 
     async def _credentials_lapsed(self, error: ProtocolError) -> None:
         await self._error("", error.message, 401)
+        await self._close_socket(error)
+
+    async def _close_socket(self, error: ProtocolError) -> None:
+        """End the whole socket (not one context) with ``error``'s code."""
+        if isinstance(error, SlowReader):
+            await self._error("", error.message, 429)
         self.close_code = error.code
         for context in list(self.contexts.values()):
             await self._cancel(context)
@@ -145,11 +155,9 @@ class TtsSocket:
     async def _control_without_context(self, context_id: str, message: Message) -> None:
         """A flush or end for a context that has nothing pending (never started, or finished)."""
         if message.get("flush") is True:
-            await self.outbox.put(
-                {**base_message("flush_done", context_id), "flush_id": 0, "flush_done": True}
-            )
+            await self._send({**base_message("flush_done", context_id), "flush_id": 0, "flush_done": True})
         elif message.get("continue") is not True:
-            await self.outbox.put(base_message("done", context_id, done=True))
+            await self._send(base_message("done", context_id, done=True))
 
     async def _open(self, context_id: str, message: Message) -> _Context | None:
         if len(self.contexts) >= self.runtime.settings.limits.max_requests_per_socket:
@@ -199,16 +207,18 @@ class TtsSocket:
         try:
             async for piece in context.tts.pieces():
                 for message in piece_messages(piece, cid, words=context.words, phonemes=context.phonemes):
-                    await self.outbox.put({**message, "flush_id": context.segment})
+                    await self._send({**message, "flush_id": context.segment})
                 if piece.flush:
                     done = {
                         **base_message("flush_done", cid),
                         "flush_id": context.segment,
                         "flush_done": True,
                     }
-                    await self.outbox.put(done)
+                    await self._send(done)
                     context.segment += 1
-            await self.outbox.put(base_message("done", cid, done=True))
+            await self._send(base_message("done", cid, done=True))
+        except SlowReader as exc:
+            await self._close_socket(exc)
         except ProtocolError as exc:
             await self._error(cid, exc.message, 402 if "credits" in exc.message else 400)
         except (TagError, TextError) as exc:
@@ -232,13 +242,16 @@ class TtsSocket:
                 await task
 
     async def _error(self, context_id: str, text: str, status: int = 400) -> None:
-        await self.outbox.put(
-            {**base_message("error", context_id, done=True), "status_code": status, "error": text}
-        )
+        error = {**base_message("error", context_id, done=True), "status_code": status, "error": text}
+        await self.outbox.put(encode_frame(error, "data"), wait=False)
+
+    async def _send(self, message: Message) -> None:
+        """Queue a message; waits while the client is behind (the context's synthesis pauses)."""
+        await self.outbox.put(encode_frame(message, "data"))
 
     async def _write_loop(self) -> None:
-        while (message := await self.outbox.get()) is not None:
+        while (text := await self.outbox.get()) is not None:
             if self.ws.application_state != WebSocketState.CONNECTED:
                 continue
             with contextlib.suppress(Exception):
-                await self.ws.send_text(encode_frame(message, "data"))
+                await self.ws.send_text(text)

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from gradium.accounts.store import ApiKey
 from gradium.server.credentials import CredentialWatch
 from gradium.server.errors import ProtocolError
+from gradium.server.outbox import SLOW_READER_CLOSE_REASON, Outbox, SlowReader
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.validate import TextError, check_json_strings
@@ -36,6 +37,7 @@ def encode_message(message: Message) -> str:
 
 
 Emit = Callable[[Message], Awaitable[None]]
+CLOSE_TIMEOUT_S = 5.0
 INPUT_TYPES = frozenset({"text", "audio", "flush"})
 
 
@@ -97,7 +99,9 @@ class GradiumConnection:
         self.ws = websocket
         self.runtime = runtime
         self.factory = factory
-        self.outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        limits = runtime.settings.limits
+        # Bounded: a client that does not read pauses its requests, then is closed (SlowReader).
+        self.outbox = Outbox(limits.max_send_queue_bytes, limits.slow_reader_timeout_s)
         self.requests: dict[str | None, _Request] = {}
         self.closing = False  # no more setups; close once outstanding requests finish
         self.failure: ProtocolError | None = None
@@ -125,7 +129,7 @@ class GradiumConnection:
                 watcher.cancel()
             await self._cancel_all()
             close_code = self.failure.code if self.failure else 1000
-            await self.outbox.put(None)
+            self.outbox.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=10)
             await self._close(close_code)
@@ -293,7 +297,8 @@ class GradiumConnection:
     async def emit_for(self, request: _Request, message: Message) -> None:
         if request.client_req_id is not None:
             message["client_req_id"] = request.client_req_id
-        await self.outbox.put(message)
+        # Waiting here is the back-pressure: the request's synthesis pauses while the queue is full.
+        await self.outbox.put(encode_message(message))
 
     async def _fail(self, error: ProtocolError) -> None:
         if self.failure is not None:
@@ -302,7 +307,7 @@ class GradiumConnection:
         message: Message = {"type": "error", "message": error.message, "code": error.code}
         if error.client_req_id is not None:
             message["client_req_id"] = error.client_req_id
-        await self.outbox.put(message)
+        await self.outbox.put(encode_message(message), wait=False)
         self.done.set()
 
     async def _cancel_all(self) -> None:
@@ -317,11 +322,11 @@ class GradiumConnection:
 
     # -- writing -----------------------------------------------------------------------------------
     async def _write_loop(self) -> None:
-        while (message := await self.outbox.get()) is not None:
+        while (text := await self.outbox.get()) is not None:
             if self.ws.application_state != WebSocketState.CONNECTED:
                 continue
             try:
-                await self.ws.send_text(encode_message(message))
+                await self.ws.send_text(text)
             except Exception:
                 self.done.set()  # the client is gone; drain the queue quietly
             # A send that does not block never suspends this task, so one rendered sentence (a
@@ -331,5 +336,7 @@ class GradiumConnection:
 
     async def _close(self, code: int) -> None:
         if self.ws.application_state == WebSocketState.CONNECTED:
+            reason = SLOW_READER_CLOSE_REASON if isinstance(self.failure, SlowReader) else None
+            # A client that does not read may never take the close frame either: do not wait on it.
             with contextlib.suppress(Exception):
-                await self.ws.close(code=code)
+                await asyncio.wait_for(self.ws.close(code=code, reason=reason), CLOSE_TIMEOUT_S)
