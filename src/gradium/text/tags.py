@@ -81,7 +81,8 @@ _ATTRIBUTE_PARTS = re.compile(rf"([A-Za-z_][\w:.-]*)\s*=\s*({_VALUE})")
 _TAG_PREFIX = re.compile(r"</?(?:[A-Za-z][^<>]*)?")
 # The start of a tag this module gives meaning to: once seen, it must become a valid tag, never
 # be read aloud (a cut-off "<break time=..." would otherwise be spoken and billed as words).
-_CONTROL_TAG_START = re.compile(r"</?(break|flush)(?=[\s/>]|$)", re.IGNORECASE)
+# Not followed by a name character: "<breakfast" is another word, "<break<" an unfinished tag.
+_CONTROL_TAG_START = re.compile(r"</?(break|flush)(?![\w:.-])", re.IGNORECASE)
 _BREAK_TIME = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|sec|secs|seconds?)?", re.IGNORECASE)
 
 
