@@ -539,6 +539,34 @@ async def test_expired_access_token_cannot_open_a_new_cartesia_context(server: L
         assert "expired" in messages[-1]["error"] and ws.close_code == 1008
 
 
+
+async def test_expired_access_token_ends_a_cartesia_stt_stream(server: LiveServer) -> None:
+    status, minted = await cartesia_http(
+        server, "POST", "access-token", json={"grants": {"stt": True}, "expires_in": 2}
+    )
+    assert status == 200, minted
+    query = f"access_token={minted['token']}&encoding=pcm_s16le&sample_rate=16000&language=en"
+    url = f"ws://{server.host}:{server.port}/stt/websocket?{query}"
+    messages: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+
+        async def speak() -> None:
+            for _ in range(100):  # 10 s of silence in real time, unless the server ends it first
+                await ws.send_bytes(bytes(3200))
+                await asyncio.sleep(0.1)
+
+        sender = asyncio.ensure_future(speak())
+        try:
+            async with asyncio.timeout(20):
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        messages.append(json.loads(msg.data))
+        finally:
+            sender.cancel()
+        assert ws.close_code == 1008, messages
+    errors = [m for m in messages if m["type"] == "error"]
+    assert errors and "expired" in errors[-1]["message"], messages
+
 # 9. back-pressure: a client that never reads ------------------------------------------------------
 
 
