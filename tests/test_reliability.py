@@ -645,3 +645,16 @@ async def test_a_client_that_never_reads_is_bounded_then_closed(tmp_path: Path) 
         stop_server(server)
     log = server.log()
     assert "Traceback" not in log, log
+
+
+async def test_credentials_in_query_strings_never_reach_the_log(server: LiveServer) -> None:
+    status, minted = await cartesia_http(server, "POST", "access-token", json={"expires_in": 60})
+    assert status == 200
+    for name, secret in (("access_token", minted["token"]), ("api_key", server.api_key)):
+        url = f"ws://{server.host}:{server.port}/tts/websocket?{name}={secret}"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            await ws.close()
+        await asyncio.sleep(0.2)
+        shown_once = 1 if name == "api_key" else 0  # the first start prints its new key once
+        assert server.log().count(secret) == shown_once, f"{name} leaked into the log"
+    assert "access_token=[redacted]" in server.log()

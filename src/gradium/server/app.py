@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gradium.server import log_redaction
 from gradium.server.json_guard import RejectInvalidJsonText
 from gradium.server.protocols.cartesia.router import cartesia_router
 from gradium.server.protocols.cartesia.slashes import CollapseSlashes
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_redaction.install()  # uvicorn has configured its loggers by now
         await runtime.start()
         try:
             yield
