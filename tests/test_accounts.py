@@ -327,3 +327,29 @@ def test_usage_summary_per_service(store: AccountStore) -> None:
         store.record_usage(acme.id, "tts", characters=-1)
     with pytest.raises(ValueError):
         store.record_usage(acme.id, "")
+
+
+def test_charges_are_booked_with_their_usage_in_one_transaction(store: AccountStore) -> None:
+    org = store.create_organisation("ledger", 100)
+    usage_id = store.charge_usage(org.id, "tts", 30)
+    assert store.charge_usage(org.id, "tts", 20, usage_id) == usage_id
+    # Before the request records its counts (a crash here), the ledger already adds up.
+    assert store.ledger_problems() == []
+    assert store.usage_summary(org.id)["services"]["tts"]["credits"] == 50
+    with pytest.raises(InsufficientCredits):
+        store.charge_usage(org.id, "tts", 51, usage_id)
+    store.refund_usage(org.id, usage_id, 15)
+    store.finish_usage(org.id, "tts", usage_id, characters=35, audio_seconds=2.5)
+    summary = store.usage_summary(org.id)["services"]["tts"]
+    assert (summary["requests"], summary["characters"], summary["credits"]) == (1, 35, 35)
+    assert store.credits(org.id).remaining == 65 and store.ledger_problems() == []
+    with pytest.raises(ValueError):
+        store.refund_usage(org.id, usage_id, 36)  # more than it booked: refused, nothing changes
+    assert store.credits(org.id).remaining == 65
+
+
+def test_ledger_problems_name_an_organisation_that_does_not_add_up(store: AccountStore) -> None:
+    org = store.create_organisation("leaky", 100)
+    store.charge(org.id, 7)  # the old way: credits gone, no usage row
+    (problem,) = store.ledger_problems()
+    assert "leaky" in problem and "off by 7" in problem

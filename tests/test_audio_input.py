@@ -327,3 +327,36 @@ def test_int16_float_round_trip_is_lossless() -> None:
     as_float = int16_to_float(everything)
     assert as_float.dtype == np.float32 and as_float.min() == -1.0 and as_float.max() < 1.0
     np.testing.assert_array_equal(float_to_int16(as_float), everything)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # issue 12 #6: 1 Hz made 300 bytes count as 300 s and blew a worker up to 2.8 GB
+        (make_wav(bytes(300), 1, 1, 16), "sample rate 1 Hz is out of range"),
+        (make_wav(bytes(300), 7_999, 1, 16), "out of range"),
+        (make_wav(bytes(300), 192_001, 1, 16), "out of range"),
+        (make_wav(bytes(300), 16_000, 33, 16), "33 channels"),
+    ],
+)
+def test_wav_outside_real_audio_rates_and_channels_is_rejected(body: bytes, message: str) -> None:
+    with pytest.raises(AudioFormatError, match=message):
+        decode("wav", [body])
+
+
+def test_wav_with_inconsistent_block_align_is_rejected() -> None:
+    body = bytearray(make_wav(bytes(300), 16_000, 2, 16))
+    struct.pack_into("<H", body, 32, 1)  # block_align: 1 byte for two 16-bit channels
+    with pytest.raises(AudioFormatError, match="block_align"):
+        decode("wav", [bytes(body)])
+
+
+def test_wav_with_a_huge_fmt_chunk_fails_at_once() -> None:
+    body = b"RIFF\x00\x00\x00\x00WAVEfmt " + struct.pack("<I", 0x7FFFFFFF) + bytes(16)
+    with pytest.raises(AudioFormatError, match="fmt chunk"):
+        decode("wav", [body])
+
+
+def test_audio_file_at_one_hertz_is_rejected() -> None:
+    with pytest.raises(AudioFormatError, match="out of range"):
+        read_audio_file(make_wav(bytes(300), 1, 1, 16))

@@ -18,6 +18,7 @@ from gradium.workers.stt_pool import (
     StreamError,
     SttStreamHandle,
     SttWorkerPool,
+    restart_delay,
 )
 from stt_corpus import Clip, chunks, corpus_clips, english_clips, run_pipeline, wer
 
@@ -182,3 +183,36 @@ async def test_worker_crash_fails_its_streams_and_close_leaves_no_process() -> N
     pids = stt.worker_pids()
     await stt.close()
     assert pids and not any(alive(p) for p in [pid, *pids])
+
+
+async def wait_for_pid(stt: SttWorkerPool, timeout_s: float = 30) -> int:
+    for _ in range(int(timeout_s * 200)):
+        if pids := stt.worker_pids():
+            return pids[0]
+        await asyncio.sleep(0.005)
+    raise AssertionError("no STT worker started")
+
+
+async def test_a_worker_killed_while_starting_is_replaced() -> None:
+    # issue 12 #7: the lazily started first worker died before it was ready, and STT was gone
+    # for good ("no STT worker is available") while /api/health said ok.
+    stt = SttWorkerPool(1, options=POCKETSPHINX)
+    await stt.start()
+    try:
+        handle = stt.open_stream("pcm_16000")
+        first = await wait_for_pid(stt)
+        os.kill(first, signal.SIGKILL)  # long before pocketsphinx has loaded
+        events = await asyncio.wait_for(collect(handle), 60)
+        assert isinstance(events[-1], StreamError)
+        assert stt.problem() is not None and "exited while starting" in stt.problem()  # type: ignore[operator]
+        events = await stream_clip(stt, clip_named(SHORT_CLIPS[0]))  # the replacement serves it
+        assert isinstance(events[-1], Finished)
+        assert stt.problem() is None and first not in stt.worker_pids()
+    finally:
+        pids = stt.worker_pids()
+        await stt.close()
+    assert not any(alive(p) for p in pids)
+
+
+async def test_restarts_back_off_after_repeated_start_failures() -> None:
+    assert [restart_delay(n) for n in (1, 2, 3, 4, 8, 20)] == [0.0, 1.0, 2.0, 4.0, 30.0, 30.0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -270,3 +271,30 @@ def test_random_text_never_raises() -> None:
     for _ in range(2000):
         text = "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 40)))
         assert isinstance(rules.apply(text), str)
+
+
+def test_a_catastrophic_regex_runs_in_linear_time() -> None:
+    # issue 12 #5: with Python's backtracking engine this took seconds, doubling per character.
+    rules = RewriteRules.parse("/(a+)+$/ => x")
+    started = time.perf_counter()
+    assert rules.apply("a" * 5_000 + "!") == "a" * 5_000 + "!"
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        (r"/(?<!a)b/ => x", "no look-arounds"),
+        (r"/(a)\1/ => x", "back-references"),
+        ("/a b/x => y", "verbose"),
+        (";".join(f"w{i} => v" for i in range(101)), "too many rewrite rules"),
+    ],
+)
+def test_patterns_outside_the_linear_engine_are_refused(spec: str, needle: str) -> None:
+    with pytest.raises(RuleError, match=needle):
+        RewriteRules.parse(spec)
+
+
+def test_regex_flags_still_apply() -> None:
+    assert RewriteRules.parse("/^b/m => B").apply("a\nb") == "a\nB"
+    assert RewriteRules.parse("/a.b/s => x").apply("a\nb") == "x"

@@ -118,3 +118,31 @@ def test_scanner_error_does_not_stick() -> None:
     with pytest.raises(TagError):
         scanner.feed('<break time="9s" />')
     assert scanner.feed("ok") == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Hello <break time="1s"',  # issue 12 #11: cut off by the end of the text
+        "Hello <flush",
+        "Hello <break foo> there",  # an attribute without a value: not a valid tag
+        "Hello <BREAK",
+    ],
+)
+def test_an_unfinished_or_malformed_control_tag_is_an_error(text: str) -> None:
+    scanner = TagScanner()
+    with pytest.raises(TagError, match="malformed"):
+        scanner.feed(text)
+        scanner.finish()
+
+
+def test_a_control_tag_that_never_closes_is_an_error_even_mid_stream() -> None:
+    scanner = TagScanner()
+    with pytest.raises(TagError, match="malformed <break> tag"):
+        scanner.feed("<break time=" + "1" * MAX_TAG_LENGTH)
+
+
+def test_words_that_start_like_a_tag_name_stay_text() -> None:
+    scanner = TagScanner()
+    assert scanner.feed("a <breakfast") == ["a "]
+    assert scanner.finish() == ["<breakfast"]

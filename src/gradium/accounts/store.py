@@ -33,6 +33,7 @@ from gradium.accounts.errors import (
     UnknownKey,
     UnknownOrganisation,
 )
+from gradium.accounts.ledger import LedgerMixin
 from gradium.accounts.migrations import upgrade_engine
 from gradium.accounts.models import ApiKey, CreditBalance, CustomVoice, Organisation, VoiceDraft
 from gradium.accounts.voice_store import VoiceStoreMixin
@@ -54,11 +55,13 @@ _KEY_COLUMNS = (
 )
 
 
-class AccountStore(VoiceStoreMixin):
+class AccountStore(VoiceStoreMixin, LedgerMixin):
     """Thread-safe access to one data directory's accounts database; call ``migrate()`` first.
 
     Custom voices and designer drafts (``create_voice``, ``get_voice``, ...) come from
-    :class:`gradium.accounts.voice_store.VoiceStoreMixin`.
+    :class:`gradium.accounts.voice_store.VoiceStoreMixin`; metered charges booked with their usage
+    (``charge_usage``, ``refund_usage``, ``finish_usage``, ``ledger_problems``) from
+    :class:`gradium.accounts.ledger.LedgerMixin`.
     """
 
     def __init__(self, data_dir: Path) -> None:

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from .convert import float_to_int16, int16_to_float
 from .errors import AudioFormatError
+from .wav import check_sample_rate
 
 __all__ = ["float_to_int16", "int16_to_float", "read_audio_file", "sniff_container"]
 
@@ -53,6 +54,7 @@ def read_audio_file(
         channels, rate = _decode(source, kind)
     except ValueError as exc:
         raise AudioFormatError(f"cannot decode {kind} audio: {exc}") from exc
+    check_sample_rate(rate, f"{kind} sample rate")  # before any resampling: 1 Hz would explode
     mono = channels.mean(axis=0, dtype=np.float32)  # (channels, samples) -> downmix
     if target_rate is not None and target_rate != rate and mono.size:
         mono = np.asarray(soxr.resample(mono, rate, target_rate), dtype=np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -246,25 +247,52 @@ def typed_wav_header(codec: Codec, sample_rate: int, data_bytes: int | None = No
 
 def wav_with_sizes(wav: bytes) -> bytes:
     """Patch the real sizes into a streamed WAV (from these encoders) that is now complete."""
-    if len(wav) < HEADER_SIZE or wav[:4] != b"RIFF":
-        return wav
     out = bytearray(wav)
-    struct.pack_into("<I", out, 4, len(wav) - 8)
+    for offset, value in wav_size_patches(wav[:WAV_HEAD_SCAN_BYTES], len(wav)):
+        struct.pack_into("<I", out, offset, value)
+    return bytes(out)
+
+
+def patch_wav_file_sizes(path: str | os.PathLike[str]) -> None:
+    """``wav_with_sizes`` in place, for a WAV file written as a stream (only its header is read)."""
+    with open(path, "r+b") as handle:
+        total = handle.seek(0, os.SEEK_END)
+        handle.seek(0)
+        head = handle.read(WAV_HEAD_SCAN_BYTES)
+        for offset, value in wav_size_patches(head, total):
+            handle.seek(offset)
+            handle.write(struct.pack("<I", value))
+
+
+# Our encoders' headers (RIFF, fmt, fact, data) fit well within this many bytes.
+WAV_HEAD_SCAN_BYTES = 4096
+
+
+def wav_size_patches(head: bytes, total: int) -> list[tuple[int, int]]:
+    """(offset, uint32) writes that give a complete WAV of ``total`` bytes its real sizes.
+
+    ``head`` is the file's start, up to and including its data chunk's header; nothing to patch
+    (an empty list) when it is not a RIFF/WAVE file.
+    """
+    if len(head) < HEADER_SIZE or head[:4] != b"RIFF":
+        return []
+    # Past 4 GiB a WAV cannot state its size: the placeholder then stays (readers stream to the end).
+    patches = [(4, min(total - 8, UNKNOWN_SIZE))]
     pos, block, fact = 12, 1, None
-    while pos + 8 <= len(out):
-        chunk, size = bytes(out[pos : pos + 4]), struct.unpack_from("<I", out, pos + 4)[0]
+    while pos + 8 <= len(head):
+        chunk, size = head[pos : pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
         if chunk == b"fmt ":
-            block = max(1, struct.unpack_from("<H", out, pos + 20)[0])
+            block = max(1, struct.unpack_from("<H", head, pos + 20)[0])
         elif chunk == b"data":
-            body = len(out) - pos - 8
-            struct.pack_into("<I", out, pos + 4, body)
+            body = min(total - pos - 8, UNKNOWN_SIZE)
+            patches.append((pos + 4, body))
             if fact is not None:
-                struct.pack_into("<I", out, fact, body // block)
-            return bytes(out)
+                patches.append((fact, body // block))
+            return patches
         elif chunk == b"fact":
             fact = pos + 8
         pos += 8 + size + (size & 1)
-    return wav
+    return []
 
 
 class _TypedWavPacker:

@@ -19,8 +19,13 @@ HEADER_SIZE = 44
 # warning for 0xFFFFFFFF), but Python's `wave` would see 0 as an empty file, while with 0xFFFFFFFF it
 # reads every frame present (only getnframes() is meaningless). symphonia (sphn.read) accepts it too.
 UNKNOWN_SIZE = 0xFFFFFFFF
-MAX_SAMPLE_RATE = 384_000
-MAX_CHANNELS = 64
+# Input audio must be at a real audio rate: a header declaring 1 Hz made 300 bytes count as 300 s
+# (billing, the 4 h limit) and the resampler to 16 kHz grew one 10 kB message to 2.8 GB.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 192_000
+MAX_CHANNELS = 32
+# fmt bodies are 16, 18 or 40 bytes; a larger one is not a WAV header we understand.
+MAX_FMT_BYTES = 1024
 # A stream that has not reached its data chunk within this many bytes is not a WAV we can stream.
 MAX_HEADER_BYTES = 1 << 20
 
@@ -101,6 +106,8 @@ def _parse(buf: bytes, format_name: str) -> tuple[WavFormat, bytes] | None:
             known = not unknown_length and size not in (0, UNKNOWN_SIZE)
             return _with_data_size(fmt, size if known else None), buf[body:]
         if chunk_id == b"fmt ":
+            if size > MAX_FMT_BYTES:
+                raise AudioFormatError(f"WAV fmt chunk of {size} bytes is too large (max {MAX_FMT_BYTES})")
             if body + size > len(buf):
                 return None
             fmt = _parse_fmt(buf[body : body + size])
@@ -123,13 +130,12 @@ def _check_riff(buf: bytes, format_name: str) -> None:
 def _parse_fmt(body: bytes) -> WavFormat:
     if len(body) < 16:
         raise AudioFormatError(f"WAV fmt chunk too short ({len(body)} bytes)")
-    tag, channels, rate, _byte_rate, _block_align, bits = struct.unpack_from("<HHIIHH", body)
+    tag, channels, rate, _byte_rate, block_align, bits = struct.unpack_from("<HHIIHH", body)
     if tag == _TAG_EXTENSIBLE:
         tag = _extensible_tag(body)
     if not 1 <= channels <= MAX_CHANNELS:
         raise AudioFormatError(f"WAV header has {channels} channels (expected 1 to {MAX_CHANNELS})")
-    if not 1 <= rate <= MAX_SAMPLE_RATE:
-        raise AudioFormatError(f"WAV sample rate {rate} Hz is out of range (1 to {MAX_SAMPLE_RATE})")
+    check_sample_rate(rate, "WAV sample rate")
     if tag not in _SUPPORTED_BITS:
         raise AudioFormatError(
             f"WAV format tag 0x{tag:04X} is compressed audio, which is not supported; "
@@ -138,7 +144,21 @@ def _parse_fmt(body: bytes) -> WavFormat:
     encoding, allowed_bits = _SUPPORTED_BITS[tag]
     if bits not in allowed_bits:
         raise AudioFormatError(f"{bits}-bit {encoding} WAV is not supported (expected {allowed_bits})")
+    # Frames are cut by block_align: a header that disagrees with its own channels and bits
+    # would have its samples misread, so it is refused rather than guessed at.
+    if block_align != channels * bits // 8:
+        raise AudioFormatError(
+            f"WAV header is inconsistent: block_align {block_align} for {channels} channel(s) of {bits} bits"
+        )
     return WavFormat(encoding, channels, rate, bits, None)
+
+
+def check_sample_rate(rate: float, what: str = "sample rate") -> None:
+    """AudioFormatError unless ``rate`` is a real audio rate (8 kHz to 192 kHz)."""
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioFormatError(
+            f"{what} {rate:g} Hz is out of range ({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)"
+        )
 
 
 def _extensible_tag(body: bytes) -> int:

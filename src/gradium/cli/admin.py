@@ -231,3 +231,19 @@ def orgs_grant(org_ref: str, amount: int, data_dir: Path | None) -> None:
         balance = store.grant_credits(org.id, amount)
     click.echo(f"Granted {amount} credits to organisation {_org_label(org)}: "
                f"{balance.remaining} remaining of {balance.allocated} allocated.")
+
+
+@orgs.command("check")
+@_data_dir_option
+def orgs_check(data_dir: Path | None) -> None:
+    """Check the ledger: every organisation's allocation = what is left + its usage (exit 1 if not).
+
+    Safe on a live server and after a crash: every charge is booked with its usage atomically.
+    """
+    with _open_store(data_dir) as store:
+        problems = store.ledger_problems()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise click.exceptions.Exit(1)
+    click.echo("ledger ok: allocated = remaining + usage for every organisation")

@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 import click
 import numpy as np
 import numpy.typing as npt
+from click.core import ParameterSource
 
 from gradium import errors
+from gradium.audio.output import patch_wav_file_sizes
 from gradium.client import GradiumClient
 from gradium.client.audio_input import to_int16
 
@@ -54,10 +56,21 @@ def _connection_options(func: F) -> F:
     return func
 
 
+def _connection(name: str, value: str | None) -> str | None:
+    """A connection option: given after the command, else before it (``gradium --api-key K
+    credits``), else from the environment (which click already put in ``value``)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+        return value
+    root = ctx.find_root().params.get(name)
+    return str(root) if root else value
+
+
 def _run(
     coro_fn: Callable[[GradiumClient], Coroutine[Any, Any, None]], base_url: str | None, api_key: str | None
 ) -> None:
     """Run one command against a client; turn expected failures into a one-line error (exit 1)."""
+    base_url, api_key = _connection("base_url", base_url), _connection("api_key", api_key)
     if not api_key:
         raise click.ClickException("no API key: pass --api-key or set GRADIUM_API_KEY")
 
@@ -69,6 +82,8 @@ def _run(
         asyncio.run(main())
     except errors.GradiumError as exc:
         raise click.ClickException(str(exc)) from None
+    except BrokenPipeError:
+        raise  # the reader went away (| head): the root group ends quietly
     except (OSError, ValueError, TypeError, LookupError, TimeoutError) as exc:
         raise click.ClickException(str(exc) or type(exc).__name__) from None
     except KeyboardInterrupt:
@@ -94,11 +109,21 @@ def speed_to_padding_bonus(speed: float) -> float:
 
 
 def tts_format_for(output: str | None, explicit: str | None) -> str:
+    """--format if given, else the one the output file's extension names (an unknown extension
+    is an error rather than WAV bytes in a file that claims to be something else), else WAV."""
     if explicit:
         return explicit
-    if output and output != "-":
-        return _TTS_FORMATS_BY_EXTENSION.get(Path(output).suffix.lower(), "wav")
-    return "wav"
+    if not output or output == "-":
+        return "wav"
+    suffix = Path(output).suffix.lower()
+    if suffix not in _TTS_FORMATS_BY_EXTENSION:
+        known = ", ".join(_TTS_FORMATS_BY_EXTENSION)
+        raise click.BadParameter(
+            f"cannot tell the audio format from {suffix or 'no extension'!r}: use one of {known}, "
+            "or choose it with --format",
+            param_hint="-o/--output",
+        )
+    return _TTS_FORMATS_BY_EXTENSION[suffix]
 
 
 @click.command("tts")
@@ -160,6 +185,9 @@ def tts_command(
             with tmp.open("wb") as sink_file:
                 async for chunk in stream.iter_bytes():
                     sink_file.write(chunk)
+            # The stream's WAV header carries placeholder sizes; the file is complete now.
+            if str(setup["output_format"]).startswith("wav"):
+                patch_wav_file_sizes(tmp)
             tmp.replace(output)
         finally:
             tmp.unlink(missing_ok=True)

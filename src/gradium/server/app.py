@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gradium.server import log_redaction
+from gradium.server.json_guard import RejectInvalidJsonText
 from gradium.server.protocols.cartesia.router import cartesia_router
 from gradium.server.protocols.cartesia.slashes import CollapseSlashes
 from gradium.server.protocols.gradium.asr_ws import asr_factory
@@ -68,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_redaction.install()  # uvicorn has configured its loggers by now
         await runtime.start()
         try:
             yield
@@ -78,13 +81,23 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runtime = runtime
 
     @app.get("/api/health", include_in_schema=False)
-    async def health() -> dict[str, str]:
+    async def health() -> JSONResponse:
+        """Readiness: 200 when every service can take a request, else 503 saying which cannot."""
+        problems = runtime.problems()
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/api/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        """Liveness: the process answers (a failing STT pool is not a reason to restart it)."""
         return {"status": "ok"}
 
     app.include_router(gradium_http, prefix="/api")
     app.include_router(_gradium_websockets(runtime), prefix="/api")
     # The Cartesia API lives at the root: the SDK's base_url is the server's root URL.
     app.include_router(cartesia_router(runtime))
+    app.add_middleware(RejectInvalidJsonText)
     app.add_middleware(CollapseSlashes)
     _install_error_handlers(app)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from functools import partial
 
 from gradium.accounts.errors import InsufficientCredits
 from gradium.accounts.store import AccountStore
@@ -12,7 +13,11 @@ from gradium.server.errors import ProtocolError
 
 class RequestMeter:
     """Credits are deducted atomically before each piece of work, so a request that runs out of
-    credits is stopped with an error and pays only for what it was given."""
+    credits is stopped with an error and pays only for what it was given.
+
+    Each deduction is booked on the request's usage row in the same transaction
+    (``gradium.accounts.ledger``): a crash can never leave credits gone without their usage.
+    """
 
     def __init__(self, store: AccountStore, org_id: int, service: str) -> None:
         self.store = store
@@ -21,27 +26,46 @@ class RequestMeter:
         self.credits = 0
         self.characters = 0
         self.audio_seconds = 0.0
+        self.usage_id: int | None = None  # the request's usage row, created by its first charge
+        # Charges of one request run one after another: the first creates the row the next update.
+        self._lock = asyncio.Lock()
 
     async def charge(self, amount: int) -> None:
         if amount <= 0:
             return
-        try:
-            await asyncio.to_thread(self.store.charge, self.org_id, amount)
-        except InsufficientCredits as exc:
-            raise ProtocolError(
-                f"insufficient credits: {amount} needed, {exc.remaining} remaining", code=1008
-            ) from None
-        self.credits += amount
+        async with self._lock:
+            try:
+                self.usage_id = await asyncio.to_thread(
+                    self.store.charge_usage, self.org_id, self.service, amount, self.usage_id
+                )
+            except InsufficientCredits as exc:
+                raise ProtocolError(
+                    f"insufficient credits: {amount} needed, {exc.remaining} remaining", code=1008
+                ) from None
+            self.credits += amount
+
+    async def refund(self, amount: int) -> None:
+        """Give back credits for work the client never received (an HTTP response never sent)."""
+        amount = min(amount, self.credits)
+        if amount <= 0 or self.usage_id is None:
+            return
+        async with self._lock:
+            await asyncio.to_thread(self.store.refund_usage, self.org_id, self.usage_id, amount)
+            self.credits -= amount
 
     async def record(self) -> None:
-        await asyncio.to_thread(
-            self.store.record_usage,
-            self.org_id,
-            self.service,
-            characters=self.characters,
-            audio_seconds=round(self.audio_seconds, 3),
-            credits=self.credits,
-        )
+        """The request's final counts, on its usage row (every request gets one, charged or not)."""
+        async with self._lock:
+            self.usage_id = await asyncio.to_thread(
+                partial(
+                    self.store.finish_usage,
+                    self.org_id,
+                    self.service,
+                    self.usage_id,
+                    characters=self.characters,
+                    audio_seconds=round(self.audio_seconds, 3),
+                )
+            )
 
 
 class AudioSecondsBilling:

@@ -183,6 +183,11 @@ class Runtime:
 
         return await asyncio.to_thread(with_neural_voice, profile, language, render)
 
+    def problems(self) -> dict[str, str]:
+        """Services that cannot serve now, each with the reason (empty when all can)."""
+        stt = self.stt_pool.problem()
+        return {} if stt is None else {"stt": stt}
+
     async def start(self) -> None:
         await asyncio.to_thread(self.store.migrate)
         await self._warm_up()

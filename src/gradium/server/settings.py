@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gradium.engines.whisper import WhisperOptions, model_dirs_from_env
 from gradium.speech.stt_engines import SttEngineOptions
+from gradium.speech.tts import MAX_BREAK_SECONDS
 
 
 def _env_float(name: str, default: float) -> float:
@@ -30,6 +31,10 @@ class Limits:
     idle_timeout_s: float = 60.0  # a socket with no client message while a request waits for input
     max_requests_per_socket: int = 64  # concurrent multiplexed requests on one socket
     max_http_tts_chars: int = 20_000  # text of one POST post/speech/tts
+    max_break_seconds_per_request: float = MAX_BREAK_SECONDS  # silence of all <break> tags together
+    credential_recheck_s: float = 30.0  # an open socket's key/token is checked again this often
+    max_send_queue_bytes: int = 4 * 1024 * 1024  # messages waiting for a slow reader, per socket
+    slow_reader_timeout_s: float = 20.0  # a full send queue this long closes the socket (1008)
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,11 @@ class Settings:
     tts_neural: bool = field(default_factory=lambda: os.environ.get("GRADIUM_TTS_NEURAL", "1") != "0")
     use_flite: bool = field(default_factory=lambda: os.environ.get("GRADIUM_DISABLE_FLITE", "") != "1")
     limits: Limits = field(
-        default_factory=lambda: Limits(idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0))
+        default_factory=lambda: Limits(
+            idle_timeout_s=_env_float("GRADIUM_IDLE_TIMEOUT_S", 60.0),
+            credential_recheck_s=_env_float("GRADIUM_CREDENTIAL_RECHECK_S", 30.0),
+            slow_reader_timeout_s=_env_float("GRADIUM_SLOW_READER_TIMEOUT_S", 20.0),
+        )
     )
     pricing: Pricing = field(
         default_factory=lambda: Pricing(

@@ -23,6 +23,7 @@ from gradium.engines.base import Synthesis, TTSEngine, VoiceParams, WordTiming
 from gradium.speech.render_queue import DeadlineExecutor
 from gradium.speech.tts_options import TtsOptions, apply_speed, vary_prosody
 from gradium.text.segmenter import Break, Segment, SegmenterItem, TextSegmenter
+from gradium.text.validate import check_text
 
 
 @dataclass
@@ -108,6 +109,10 @@ class SegmentRenderer:
 
 
 ChargeFn = Callable[[int], Awaitable[None]]
+# Silence from <break> tags is not billed (tags are not characters), so without a cap 5,000 breaks
+# cost 4 credits and made 10,000 s of audio to synthesize, encode and send. Past this many seconds
+# of breaks in one request, the text is refused (README, limits table).
+MAX_BREAK_SECONDS = 60.0
 # No language has words this long; a neural engine would take minutes over such a "word" (letters
 # spelled out), so it is refused before anything is synthesized or charged.
 MAX_WORD_CHARS = 100
@@ -123,6 +128,7 @@ class TtsStream:
         charge: ChargeFn,
         max_chars: int,
         first_segment_words: int | None = None,
+        max_break_seconds: float = MAX_BREAK_SECONDS,
     ) -> None:
         self.renderer = renderer
         self.executor = executor
@@ -133,12 +139,16 @@ class TtsStream:
         self.segmenter = TextSegmenter(first_max_words=first_segment_words)
         self.items: asyncio.Queue[SegmenterItem | None] = asyncio.Queue()
         self.received_chars = 0
+        self.max_break_seconds = max_break_seconds
+        self.break_seconds = 0.0  # silence the request's <break> tags asked for so far
         self.billed_chars = 0
         self.ended = False
         self.started: float | None = None  # monotonic time of the first text: playback's origin
 
     def push_text(self, text: str) -> None:
-        """Queue text; raises TagError for a malformed tag and ValueError past the length limit."""
+        """Queue text; raises TagError for a malformed tag, TextError for invalid Unicode or a control
+        character, and ValueError past the length limit (all before anything is charged)."""
+        check_text(text)
         if self.started is None:
             self.started = time.monotonic()
         self.received_chars += len(text)
@@ -150,16 +160,26 @@ class TtsStream:
                 f"a word of {longest} characters is too long to speak (at most {MAX_WORD_CHARS}): "
                 "separate words with spaces"
             )
-        for item in self.segmenter.push(text):
-            self.items.put_nowait(item)
+        self._queue(self.segmenter.push(text))
 
     def end(self) -> None:
         if self.ended:
             return
         self.ended = True
-        for item in self.segmenter.end():
-            self.items.put_nowait(item)
+        self._queue(self.segmenter.end())
         self.items.put_nowait(None)
+
+    def _queue(self, items: list[SegmenterItem]) -> None:
+        """Queue what the segmenter produced; ValueError (nothing queued) past the silence cap."""
+        silence = self.break_seconds + sum(item.seconds for item in items if isinstance(item, Break))
+        if silence > self.max_break_seconds + 1e-9:
+            raise ValueError(
+                f"<break> tags add up to more than {self.max_break_seconds:g} s of silence in one "
+                "request; send fewer or shorter breaks"
+            )
+        self.break_seconds = silence
+        for item in items:
+            self.items.put_nowait(item)
 
     async def output(self) -> AsyncIterator[RenderedAudio]:
         while (item := await self.items.get()) is not None:

@@ -12,7 +12,9 @@ a tag (``a < b``, ``x<y and z>w``) is ordinary text.
 
 Text arrives in pieces, so a tag can be cut between two messages (``<break time=`` then
 ``"1s" />``). :class:`TagScanner` holds back an unterminated ``<...`` until its ``>`` arrives,
-but only up to :data:`MAX_TAG_LENGTH` characters, after which the ``<`` is taken as plain text.
+but only up to :data:`MAX_TAG_LENGTH` characters, after which the ``<`` is taken as plain text;
+except that a ``<break`` or ``<flush`` that never becomes a valid tag (unclosed at the end of the
+text, or malformed) is a :class:`TagError`, never words to speak.
 """
 
 from __future__ import annotations
@@ -77,6 +79,10 @@ _TAG = re.compile(rf"<(/?)([A-Za-z][\w:.-]*)((?:{_ATTRIBUTE})*)\s*/?\s*>")
 _ATTRIBUTE_PARTS = re.compile(rf"([A-Za-z_][\w:.-]*)\s*=\s*({_VALUE})")
 # What the start of a tag may look like while its '>' has not arrived yet.
 _TAG_PREFIX = re.compile(r"</?(?:[A-Za-z][^<>]*)?")
+# The start of a tag this module gives meaning to: once seen, it must become a valid tag, never
+# be read aloud (a cut-off "<break time=..." would otherwise be spoken and billed as words).
+# Not followed by a name character: "<breakfast" is another word, "<break<" an unfinished tag.
+_CONTROL_TAG_START = re.compile(r"</?(break|flush)(?![\w:.-])", re.IGNORECASE)
 _BREAK_TIME = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|sec|secs|seconds?)?", re.IGNORECASE)
 
 
@@ -126,6 +132,18 @@ def _could_become_tag(rest: str) -> bool:
     return len(rest) < MAX_TAG_LENGTH and _TAG_PREFIX.fullmatch(rest) is not None
 
 
+def _refuse_broken_control_tag(rest: str) -> None:
+    """``rest`` starts with a '<' that is not a valid tag and cannot become one any more."""
+    control = _CONTROL_TAG_START.match(rest)
+    if control is None:
+        return  # "a < b": ordinary text
+    shown = rest[: rest.find(">") + 1] if ">" in rest else rest[:MAX_TAG_LENGTH]
+    raise TagError(
+        f"malformed <{control.group(1).lower()}> tag: {shown!r} is not closed or not valid; "
+        'write <flush> or <break time="1.5s" />'
+    )
+
+
 def scan_tags(text: str, final: bool) -> tuple[list[str | Tag], str]:
     """Split ``text`` into plain-text pieces and tags.
 
@@ -144,9 +162,11 @@ def scan_tags(text: str, final: bool) -> tuple[list[str | Tag], str]:
             plain_start = match.end()
             position = text.find("<", plain_start)
             continue
-        if not final and ">" not in text[position:] and _could_become_tag(text[position:]):
+        rest = text[position:]
+        if not final and ">" not in rest and _could_become_tag(rest):
             pieces.append(text[plain_start:position])
-            return [piece for piece in pieces if piece != ""], text[position:]
+            return [piece for piece in pieces if piece != ""], rest
+        _refuse_broken_control_tag(rest)
         position = text.find("<", position + 1)
     pieces.append(text[plain_start:])
     return [piece for piece in pieces if piece != ""], ""
@@ -172,7 +192,8 @@ class TagScanner:
         return pieces
 
     def finish(self) -> list[str | Tag]:
-        """End of input: anything held back is resolved, as plain text if it never closed."""
+        """End of input: anything held back is resolved: plain text if it never closed, a TagError
+        if it was a <break> or <flush> tag (see _refuse_broken_control_tag)."""
         buffer, self._held = self._held, ""
         pieces, _ = scan_tags(buffer, final=True)
         return pieces

@@ -12,7 +12,10 @@ streams. Per worker the event loop talks to two plain threads:
   ``call_soon_threadsafe``, which routes it into the stream's ``asyncio.Queue``.
 
 When a worker dies, its reader sees EOF: every stream on it gets a ``StreamError`` (nothing hangs)
-and a replacement worker is started.
+and a replacement worker is started, also when it died while starting (a crash or a kill at
+start-up must not leave the pool empty for good): consecutive start-up failures back off
+exponentially (0, 1, 2, 4 ... 30 s) so that a broken install does not spawn in a tight loop, and
+:meth:`SttWorkerPool.problem` tells ``/api/health`` that STT cannot serve meanwhile.
 
 Workers start lazily by default: a server that has not transcribed anything yet holds no worker
 process (see the README for the memory of each engine's models). The first stream starts one and
@@ -51,6 +54,13 @@ log = logging.getLogger("gradium.stt")
 
 READY_TIMEOUT_S = 120.0  # spawn + imports + one decoder load; generous for loaded CI machines
 STOP_TIMEOUT_S = 5.0
+MAX_RESTART_DELAY_S = 30.0
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds before replacing a worker after ``failures`` start-ups failed in a row: the first
+    retry is immediate (a one-off kill), later ones back off (a broken install)."""
+    return 0.0 if failures <= 1 else min(MAX_RESTART_DELAY_S, 2.0 ** (failures - 2))
 
 
 class _Worker:
@@ -244,6 +254,7 @@ class SttWorkerPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._respawns: set[asyncio.Task[None]] = set()
+        self._start_failures = 0  # workers in a row that exited before they were ready
 
     async def start(self) -> None:
         """Get ready to serve; with ``prestart``, start every worker and wait for its warm decoder."""
@@ -311,6 +322,23 @@ class SttWorkerPool:
         worker.send(("open", handle.stream_id, input_format, language, delay_in_frames, temp, engine))
         return handle
 
+    def problem(self) -> str | None:
+        """Why STT cannot serve a stream now (for readiness checks), or None when it can.
+
+        A pool that has not started its workers yet (lazy start) can serve: the first stream
+        starts one. It cannot while its workers keep dying before they are ready.
+        """
+        if self._closing:
+            return "the STT service is shutting down"
+        if self._start_failures == 0:
+            return None
+        if any(w.alive and w.ready.done() and w.ready.exception() is None for w in self._workers):
+            return None
+        return (
+            f"no STT worker is ready: {self._start_failures} exited while starting in a row "
+            "(restarting with back-off; see the server log)"
+        )
+
     def worker_pids(self) -> list[int]:
         """The started workers' process ids (none before the first stream, unless ``prestart``)."""
         return [w.pid for w in self._workers if w.pid is not None]
@@ -322,6 +350,7 @@ class SttWorkerPool:
 
     def _on_reply(self, worker: _Worker, reply: tuple[Any, ...]) -> None:
         if reply[0] == "ready":
+            self._start_failures = 0
             if not worker.ready.done():
                 worker.ready.set_result(None)
             if not self._closing and len(self._workers) < self.size:
@@ -336,22 +365,31 @@ class SttWorkerPool:
 
     def _on_worker_exit(self, worker: _Worker) -> None:
         worker.alive = False
-        # A worker that dies before it is ready is not replaced: it would most likely die again.
-        served = worker.ready.done()
-        if not served:
+        delay = 0.0
+        if not worker.ready.done():
             worker.ready.set_exception(RuntimeError(f"STT worker {worker.index} exited while starting"))
+            worker.ready.exception()  # retrieved: nobody may be awaiting it (lazy start)
+            self._start_failures += 1
+            delay = restart_delay(self._start_failures)
+            log.error(
+                "STT worker %d exited while starting (%d in a row); replacing it in %.0f s",
+                worker.index, self._start_failures, delay,
+            )  # fmt: skip
         for stream_id in list(worker.streams):
             handle = self._streams.get(stream_id)
             if handle is not None:
                 handle._deliver([StreamError("the STT worker process exited unexpectedly")])
                 self._forget(handle)
-        if served and not self._closing and worker in self._workers:
-            task = asyncio.ensure_future(self._replace(worker))
+        if not self._closing and worker in self._workers:
+            task = asyncio.ensure_future(self._replace(worker, delay))
             self._respawns.add(task)
             task.add_done_callback(self._respawns.discard)
 
-    async def _replace(self, dead: _Worker) -> None:
-        # The replacement takes the dead worker's place at once (its requests queue until it runs),
-        # so new streams have somewhere to go while the dead process is reaped; close() stops it.
-        self._workers[self._workers.index(dead)] = self._new_worker(dead.index)
-        await asyncio.to_thread(dead.stop)
+    async def _replace(self, dead: _Worker, delay: float) -> None:
+        # The replacement takes the dead worker's place (its requests queue until it runs), so new
+        # streams have somewhere to go while the dead process is reaped; close() stops it.
+        reaped = asyncio.ensure_future(asyncio.to_thread(dead.stop))
+        await asyncio.sleep(delay)
+        if not self._closing and dead in self._workers:
+            self._workers[self._workers.index(dead)] = self._new_worker(dead.index)
+        await reaped

@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from gradium.accounts.store import AccountStore, ApiKey
+from gradium.server.credentials import CredentialWatch
 from gradium.server.runtime import Runtime
 
 TOKEN_PREFIX = "ctk_"
@@ -195,6 +196,22 @@ async def authenticate_websocket(websocket: WebSocket, runtime: Runtime, grant: 
         else:
             await websocket.close(code=1008, reason=exc.message)
         return None
+
+
+def credential_watch(runtime: Runtime, websocket: WebSocket, grant: str) -> CredentialWatch:
+    """Re-checks the key or token a WebSocket opened with: revoked keys and revoked or expired
+    tokens stop working on open sockets too (``gradium.server.credentials``)."""
+    credential = credential_from(websocket.headers, websocket.query_params)
+
+    async def problem() -> str | None:
+        try:
+            principal = await asyncio.to_thread(resolve_credential, runtime, credential)
+            check_grant(principal, grant)
+        except AuthError as exc:
+            return f"{exc.message}: reconnect with a valid key or token"
+        return None
+
+    return CredentialWatch(problem, runtime.settings.limits.credential_recheck_s)
 
 
 def parse_grants(raw: Any) -> frozenset[str]:

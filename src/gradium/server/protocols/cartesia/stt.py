@@ -7,6 +7,7 @@ import contextlib
 import json
 import math
 import uuid
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -20,7 +21,7 @@ from gradium.server.runtime import Runtime
 from gradium.speech.stt_pipeline import Partial, Step, UtteranceEnd, Word
 from gradium.workers.stt_pool import Finished, Flushed, StreamError, SttStreamHandle, SttWorkerPool
 
-from .auth import Principal, requires
+from .auth import Principal, credential_watch, requires
 from .stt_audio import RawStream, check_raw_format, file_to_wav
 
 router = APIRouter()
@@ -145,6 +146,8 @@ class SttSocket:
         self.model: str | None = None
         self.flushes = 0
         self.utterance: list[Word] = []  # committed words not yet sent as a final transcript
+        self.credentials = credential_watch(runtime, websocket, "stt")
+        self.close_code = 1000
 
     async def serve(self) -> None:
         await self.ws.accept()
@@ -156,6 +159,7 @@ class SttSocket:
             return
         handle = self.runtime.stt_pool.open_stream("wav", self.language, model_name=self.model)
         relay = asyncio.create_task(self._relay(handle))
+        watcher = asyncio.create_task(self.credentials.watch(partial(self._credentials_lapsed, relay)))
         try:
             await handle.feed(raw.header())
             await self._read(handle, raw, relay)
@@ -163,6 +167,7 @@ class SttSocket:
         except (WebSocketDisconnect, asyncio.CancelledError):
             pass
         finally:
+            watcher.cancel()
             relay.cancel()
             with contextlib.suppress(BaseException):
                 await relay
@@ -171,7 +176,13 @@ class SttSocket:
                 await asyncio.shield(self.meter.record())
             if self.ws.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
-                    await self.ws.close()
+                    await self.ws.close(self.close_code)
+
+    async def _credentials_lapsed(self, relay: asyncio.Task[None], error: ProtocolError) -> None:
+        """The key or token was revoked or expired during the stream: say so and end it (1008)."""
+        await self._send({"type": "error", "message": error.message})
+        self.close_code = error.code
+        relay.cancel()  # the reader waits on the relay too, so the stream ends at once
 
     def _open(self) -> RawStream:
         query = self.ws.query_params

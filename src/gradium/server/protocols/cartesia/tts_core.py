@@ -206,7 +206,12 @@ class CartesiaTts:
             slot.engine, spec.voice, TtsOptions(padding_bonus=padding), self.encoder, spec.transform
         )
         self.stream = TtsStream(
-            self.renderer, slot.executor, meter.charge, max_chars, slot.first_segment_words
+            self.renderer,
+            slot.executor,
+            meter.charge,
+            max_chars,
+            slot.first_segment_words,
+            max_break_seconds=runtime.settings.limits.max_break_seconds_per_request,
         )
         self.joiner = TextJoiner()
         self.meter = meter

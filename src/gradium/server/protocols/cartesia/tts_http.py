@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -75,9 +76,26 @@ async def primed(tts: CartesiaTts) -> tuple[list[TimedAudio], AsyncIterator[Time
     except StopAsyncIteration:
         first = []
     except (ProtocolError, TagError) as exc:
-        await tts.record_usage()
+        await refund_all(tts)
         raise http_error(exc) from None
     return first, pieces
+
+
+async def refund_all(tts: CartesiaTts) -> None:
+    """No audio reached the client: give back every credit the generation took, and record it."""
+    await asyncio.shield(tts.meter.refund(tts.meter.credits))
+    tts.stream.billed_chars = 0
+    await asyncio.shield(tts.record_usage())
+
+
+async def _whole_file(tts: CartesiaTts, first: list[TimedAudio], rest: AsyncIterator[TimedAudio]) -> bytes:
+    """All the audio of a response sent only once complete (WAV, for its real sizes); if the
+    generation fails before that, the client receives nothing and is charged nothing."""
+    try:
+        return b"".join([chunk async for chunk in _audio(tts, first, rest)])
+    except BaseException:
+        await refund_all(tts)
+        raise
 
 
 async def _audio(
@@ -103,7 +121,10 @@ async def audio_response(tts: CartesiaTts) -> Response:
     content_type = tts.encoder.format.content_type
     if tts.spec.container == "wav":
         # A complete WAV with its real sizes: pydub and `wave` users get a normal file.
-        audio = b"".join([chunk async for chunk in _audio(tts, first, rest)])
+        try:
+            audio = await _whole_file(tts, first, rest)
+        except (ProtocolError, TagError) as exc:
+            raise http_error(exc) from None
         return Response(wav_with_sizes(audio), media_type=content_type)
     return StreamingResponse(_audio(tts, first, rest), media_type=content_type)
 

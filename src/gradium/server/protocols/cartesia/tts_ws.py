@@ -21,11 +21,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
+from gradium.server.outbox import Outbox, SlowReader
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.tags import TagError
+from gradium.text.validate import TextError, check_json_strings
 
-from .auth import Principal
+from .auth import Principal, credential_watch
 from .tts_core import CartesiaTts, TtsRequestError, base_message, piece_messages, prepare_tts_request
 
 log = logging.getLogger("gradium.cartesia.tts_ws")
@@ -48,27 +50,72 @@ class TtsSocket:
         self.runtime = runtime
         self.principal = principal
         self.contexts: dict[str, _Context] = {}
-        self.outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        limits = runtime.settings.limits
+        # Bounded: a client that does not read pauses its contexts, then is closed (SlowReader).
+        self.outbox = Outbox(limits.max_send_queue_bytes, limits.slow_reader_timeout_s)
+        self.credentials = credential_watch(runtime, websocket, "tts")
+        self.close_code = 1000
+        self._reader: asyncio.Task[None] | None = None
 
     async def serve(self) -> None:
         await self.ws.accept()
         writer = asyncio.create_task(self._write_loop())
+        self._reader = reader = asyncio.create_task(self._read_loop())
+        watcher = asyncio.create_task(self.credentials.watch(self._credentials_lapsed))
         try:
-            while True:
-                await self._handle(await self.ws.receive_text())
-        except WebSocketDisconnect:
-            pass  # the client closed: its contexts are cancelled below
-        except Exception:
-            log.exception("internal error on the Cartesia TTS WebSocket")
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader  # cancelled by the watcher when the credential lapses
         finally:
+            watcher.cancel()
+            reader.cancel()
             for context in list(self.contexts.values()):
                 await self._cancel(context)
-            await self.outbox.put(None)
+            self.outbox.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=10)
             if self.ws.application_state == WebSocketState.CONNECTED:
+                # A client that does not read may never take the close frame: do not wait on it.
                 with contextlib.suppress(Exception):
-                    await self.ws.close()
+                    await asyncio.wait_for(self.ws.close(self.close_code), 5.0)
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                await self._handle(await self._receive_text())
+        except WebSocketDisconnect:
+            pass  # the client closed: its contexts are cancelled by serve()
+        except ProtocolError as exc:
+            # A frame the protocol cannot carry, or a lapsed credential: say why, then close 1008.
+            await self._error("", exc.message)
+            self.close_code = exc.code
+        except Exception:
+            log.exception("internal error on the Cartesia TTS WebSocket")
+            await self._error("", "internal server error", 500)
+            self.close_code = 1011
+
+    async def _credentials_lapsed(self, error: ProtocolError) -> None:
+        await self._error("", error.message, 401)
+        await self._close_socket(error)
+
+    async def _close_socket(self, error: ProtocolError) -> None:
+        """End the whole socket (not one context) with ``error``'s code."""
+        if isinstance(error, SlowReader):
+            await self._error("", error.message, 429)
+        self.close_code = error.code
+        for context in list(self.contexts.values()):
+            await self._cancel(context)
+        if self._reader is not None:
+            self._reader.cancel()  # it waits in receive(); serve() then closes with close_code
+
+    async def _receive_text(self) -> str:
+        """The next text frame; a binary frame is a ProtocolError (``receive_text`` would KeyError)."""
+        frame = await self.ws.receive()
+        if frame["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(frame.get("code", 1000))
+        text = frame.get("text")
+        if text is None:
+            raise ProtocolError("binary frames are not supported: send JSON objects in text frames")
+        return str(text)
 
     # -- input -------------------------------------------------------------------------------------
     async def _handle(self, text: str) -> None:
@@ -79,6 +126,11 @@ class TtsSocket:
             return
         if not isinstance(message, dict):
             await self._error("", "each message must be a JSON object")
+            return
+        try:
+            check_json_strings(message, "the message")
+        except TextError as exc:
+            await self._error(str(message.get("context_id") or ""), str(exc))
             return
         context_id = str(message.get("context_id") or uuid.uuid4())
         if message.get("cancel") is True:
@@ -103,16 +155,15 @@ class TtsSocket:
     async def _control_without_context(self, context_id: str, message: Message) -> None:
         """A flush or end for a context that has nothing pending (never started, or finished)."""
         if message.get("flush") is True:
-            await self.outbox.put(
-                {**base_message("flush_done", context_id), "flush_id": 0, "flush_done": True}
-            )
+            await self._send({**base_message("flush_done", context_id), "flush_id": 0, "flush_done": True})
         elif message.get("continue") is not True:
-            await self.outbox.put(base_message("done", context_id, done=True))
+            await self._send(base_message("done", context_id, done=True))
 
     async def _open(self, context_id: str, message: Message) -> _Context | None:
         if len(self.contexts) >= self.runtime.settings.limits.max_requests_per_socket:
             await self._error(context_id, "too many active contexts on this socket")
             return None
+        await self.credentials.revalidate()  # a new context is a new request: ProtocolError ends the socket
         meter = RequestMeter(self.runtime.store, self.principal.org_id, "tts")
         try:
             spec = await prepare_tts_request(self.runtime, message, self.principal.org_id)
@@ -156,20 +207,26 @@ class TtsSocket:
         try:
             async for piece in context.tts.pieces():
                 for message in piece_messages(piece, cid, words=context.words, phonemes=context.phonemes):
-                    await self.outbox.put({**message, "flush_id": context.segment})
+                    await self._send({**message, "flush_id": context.segment})
                 if piece.flush:
                     done = {
                         **base_message("flush_done", cid),
                         "flush_id": context.segment,
                         "flush_done": True,
                     }
-                    await self.outbox.put(done)
+                    await self._send(done)
                     context.segment += 1
-            await self.outbox.put(base_message("done", cid, done=True))
+            await self._send(base_message("done", cid, done=True))
+        except SlowReader as exc:
+            await self._close_socket(exc)
         except ProtocolError as exc:
             await self._error(cid, exc.message, 402 if "credits" in exc.message else 400)
-        except (TagError, ValueError) as exc:
+        except (TagError, TextError) as exc:
             await self._error(cid, str(exc))
+        except Exception:
+            # Never the exception's own text: it may be an engine's internals (an encoding error).
+            log.exception("internal error in Cartesia TTS context %s", cid)
+            await self._error(cid, "internal server error", 500)
         finally:
             if self.contexts.get(cid) is context:
                 del self.contexts[cid]
@@ -185,13 +242,16 @@ class TtsSocket:
                 await task
 
     async def _error(self, context_id: str, text: str, status: int = 400) -> None:
-        await self.outbox.put(
-            {**base_message("error", context_id, done=True), "status_code": status, "error": text}
-        )
+        error = {**base_message("error", context_id, done=True), "status_code": status, "error": text}
+        await self.outbox.put(encode_frame(error, "data"), wait=False)
+
+    async def _send(self, message: Message) -> None:
+        """Queue a message; waits while the client is behind (the context's synthesis pauses)."""
+        await self.outbox.put(encode_frame(message, "data"))
 
     async def _write_loop(self) -> None:
-        while (message := await self.outbox.get()) is not None:
+        while (text := await self.outbox.get()) is not None:
             if self.ws.application_state != WebSocketState.CONNECTED:
                 continue
             with contextlib.suppress(Exception):
-                await self.ws.send_text(encode_frame(message, "data"))
+                await self.ws.send_text(text)

@@ -13,14 +13,18 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gradium.accounts.store import ApiKey
+from gradium.server.credentials import CredentialWatch
 from gradium.server.errors import ProtocolError
+from gradium.server.outbox import SLOW_READER_CLOSE_REASON, Outbox, SlowReader
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
+from gradium.text.validate import TextError, check_json_strings
 
 log = logging.getLogger("gradium.ws")
 
@@ -30,7 +34,10 @@ Message = dict[str, Any]
 def encode_message(message: Message) -> str:
     """The JSON text of a server message (audio payloads spliced in unscanned)."""
     return encode_frame(message, "audio")
+
+
 Emit = Callable[[Message], Awaitable[None]]
+CLOSE_TIMEOUT_S = 5.0
 INPUT_TYPES = frozenset({"text", "audio", "flush"})
 
 
@@ -92,18 +99,23 @@ class GradiumConnection:
         self.ws = websocket
         self.runtime = runtime
         self.factory = factory
-        self.outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        limits = runtime.settings.limits
+        # Bounded: a client that does not read pauses its requests, then is closed (SlowReader).
+        self.outbox = Outbox(limits.max_send_queue_bytes, limits.slow_reader_timeout_s)
         self.requests: dict[str | None, _Request] = {}
         self.closing = False  # no more setups; close once outstanding requests finish
         self.failure: ProtocolError | None = None
         self.done = asyncio.Event()
+        self.credentials: CredentialWatch  # set once the handshake's key is known
 
     # -- entry point -------------------------------------------------------------------------------
     async def serve(self) -> None:
         await self.ws.accept()
         writer = asyncio.create_task(self._write_loop())
+        watcher: asyncio.Task[None] | None = None
         try:
             api_key = await self._authenticate()
+            watcher = asyncio.create_task(self.credentials.watch(self._fail))
             await self._read_loop(api_key)
         except ProtocolError as exc:
             await self._fail(exc)
@@ -113,9 +125,11 @@ class GradiumConnection:
             log.exception("internal error on %s", self.ws.url.path)
             await self._fail(ProtocolError("internal server error", code=1011))
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await self._cancel_all()
             close_code = self.failure.code if self.failure else 1000
-            await self.outbox.put(None)
+            self.outbox.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=10)
             await self._close(close_code)
@@ -127,7 +141,16 @@ class GradiumConnection:
         api_key = await asyncio.to_thread(self.runtime.store.authenticate, key)
         if api_key is None:
             raise ProtocolError("invalid or revoked API key")
+        self.credentials = CredentialWatch(
+            partial(self._key_problem, key), self.runtime.settings.limits.credential_recheck_s
+        )
         return api_key
+
+    async def _key_problem(self, key: str) -> str | None:
+        """Why the socket's key no longer authenticates (revoked since it opened), or None."""
+        if await asyncio.to_thread(self.runtime.store.authenticate, key) is None:
+            return "the API key of this socket was revoked: reconnect with a valid key"
+        return None
 
     # -- reading -----------------------------------------------------------------------------------
     async def _read_loop(self, api_key: ApiKey) -> None:
@@ -168,6 +191,10 @@ class GradiumConnection:
             raise ProtocolError(f"invalid JSON: {exc.msg} at position {exc.pos}") from None
         if not isinstance(message, dict):
             raise ProtocolError("each message must be a JSON object")
+        try:
+            check_json_strings(message, "the message")
+        except TextError as exc:
+            raise ProtocolError(str(exc)) from None
         kind = message.get("type")
         if not isinstance(kind, str):
             raise ProtocolError('each message needs a string "type"')
@@ -215,6 +242,7 @@ class GradiumConnection:
             raise ProtocolError(f"client_req_id '{client_req_id}' is already active")
         if len(self.requests) >= self.runtime.settings.limits.max_requests_per_socket:
             raise ProtocolError("too many concurrent requests on this socket")
+        await self.credentials.revalidate()  # every new request, not only the socket's first
         close_on_eos = message.get("close_ws_on_eos")
         try:
             handler = self.factory(message, api_key)
@@ -269,7 +297,8 @@ class GradiumConnection:
     async def emit_for(self, request: _Request, message: Message) -> None:
         if request.client_req_id is not None:
             message["client_req_id"] = request.client_req_id
-        await self.outbox.put(message)
+        # Waiting here is the back-pressure: the request's synthesis pauses while the queue is full.
+        await self.outbox.put(encode_message(message))
 
     async def _fail(self, error: ProtocolError) -> None:
         if self.failure is not None:
@@ -278,7 +307,7 @@ class GradiumConnection:
         message: Message = {"type": "error", "message": error.message, "code": error.code}
         if error.client_req_id is not None:
             message["client_req_id"] = error.client_req_id
-        await self.outbox.put(message)
+        await self.outbox.put(encode_message(message), wait=False)
         self.done.set()
 
     async def _cancel_all(self) -> None:
@@ -293,11 +322,11 @@ class GradiumConnection:
 
     # -- writing -----------------------------------------------------------------------------------
     async def _write_loop(self) -> None:
-        while (message := await self.outbox.get()) is not None:
+        while (text := await self.outbox.get()) is not None:
             if self.ws.application_state != WebSocketState.CONNECTED:
                 continue
             try:
-                await self.ws.send_text(encode_message(message))
+                await self.ws.send_text(text)
             except Exception:
                 self.done.set()  # the client is gone; drain the queue quietly
             # A send that does not block never suspends this task, so one rendered sentence (a
@@ -307,5 +336,7 @@ class GradiumConnection:
 
     async def _close(self, code: int) -> None:
         if self.ws.application_state == WebSocketState.CONNECTED:
+            reason = SLOW_READER_CLOSE_REASON if isinstance(self.failure, SlowReader) else None
+            # A client that does not read may never take the close frame either: do not wait on it.
             with contextlib.suppress(Exception):
-                await self.ws.close(code=code)
+                await asyncio.wait_for(self.ws.close(code=code, reason=reason), CLOSE_TIMEOUT_S)

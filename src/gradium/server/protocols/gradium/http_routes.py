@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from gradium.accounts.store import ApiKey
-from gradium.audio.output import OUTPUT_FORMATS
+from gradium.audio.output import wav_with_sizes
 from gradium.server.auth import require_api_key
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
@@ -19,7 +19,6 @@ from gradium.server.protocols.gradium.tts_ws import VoiceNotFound, open_tts_stre
 from gradium.server.protocols.gradium.voice_routes import router as voice_router
 from gradium.server.runtime import Runtime
 from gradium.speech.tts import TtsStream
-from gradium.text.tags import TagError
 
 router = APIRouter()
 router.include_router(voice_router)
@@ -70,6 +69,7 @@ async def post_tts(body: HttpTtsBody, key: Key, request: Request) -> Response:
         raise HTTPException(400, f"text is longer than {limit} characters; use the speech/tts WebSocket")
     meter = RequestMeter(runtime.store, key.org_id, "tts")
     stream: TtsStream | None = None
+    delivered = False
     try:
         stream, _ = await open_tts_stream(runtime, body.model_dump(), meter, limit)
         stream.push_text(body.text)
@@ -78,17 +78,25 @@ async def post_tts(body: HttpTtsBody, key: Key, request: Request) -> Response:
         async for rendered in stream.output():
             for chunk in rendered.chunks:
                 audio += chunk
+        delivered = True
     except VoiceNotFound as exc:
         raise HTTPException(404, exc.message) from None
     except ProtocolError as exc:
         status = 402 if exc.message.startswith("insufficient credits") else 400
         raise HTTPException(status, exc.message) from None
-    except TagError as exc:
+    except ValueError as exc:  # a malformed tag, invalid text, a word or text past its limit
         raise HTTPException(400, str(exc)) from None
     finally:
-        if stream is not None:
+        if not delivered:
+            # The file is sent whole or not at all: a request that fails part-way (credits ran
+            # out, bad input, an internal error) gets no audio, so it keeps none of its charges.
+            await asyncio.shield(meter.refund(meter.credits))
+        elif stream is not None:
             meter.characters = stream.billed_chars
             meter.audio_seconds = stream.audio_seconds
-        await meter.record()
-    fmt = OUTPUT_FORMATS[body.output_format]
-    return Response(bytes(audio), media_type=fmt.content_type)
+        await asyncio.shield(meter.record())
+    # The format as the stream's encoder resolved it (an empty output_format means the default).
+    fmt = stream.renderer.encoder.format
+    # The whole file is known here, so a WAV carries its real sizes, not the streaming placeholder.
+    data = wav_with_sizes(bytes(audio)) if fmt.codec.startswith("wav") else bytes(audio)
+    return Response(data, media_type=fmt.content_type)

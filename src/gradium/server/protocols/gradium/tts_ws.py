@@ -78,7 +78,14 @@ async def open_tts_stream(
             slot.executor, prepare_rendering, voice, slot.engine, options.cfg_coef
         )
     renderer = SegmentRenderer(slot.engine, params, options, encoder, transform)
-    stream = TtsStream(renderer, slot.executor, meter.charge, max_chars, slot.first_segment_words)
+    stream = TtsStream(
+        renderer,
+        slot.executor,
+        meter.charge,
+        max_chars,
+        slot.first_segment_words,
+        max_break_seconds=runtime.settings.limits.max_break_seconds_per_request,
+    )
     return stream, encoder.sample_rate
 
 

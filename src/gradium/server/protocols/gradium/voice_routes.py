@@ -214,7 +214,8 @@ async def generate(body: GenerateBody, key: Key, request: Request) -> dict[str, 
     store = store_of(request)
     cost = CREDITS_PER_SAMPLE * body.n_samples
     try:
-        await asyncio.to_thread(store.charge, key.org_id, cost)
+        # Charged and booked as usage in one transaction (gradium.accounts.ledger).
+        await asyncio.to_thread(store.charge_usage, key.org_id, "voice_design", cost)
     except InsufficientCredits as exc:
         raise HTTPException(402, f"insufficient credits: {cost} needed, {exc.remaining} remaining") from None
     profiles = design_profiles(prompt, language, body.n_samples)
@@ -222,7 +223,6 @@ async def generate(body: GenerateBody, key: Key, request: Request) -> dict[str, 
         store.create_drafts, key.org_id, prompt=prompt, language=language,
         profiles=[p.to_json() for p in profiles], ttl=DRAFT_LIFETIME,
     )
-    await asyncio.to_thread(store.record_usage, key.org_id, "voice_design", credits=cost)
     return {"embeddings": [draft.to_json() for draft in drafts]}
 
 
