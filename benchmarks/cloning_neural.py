@@ -163,15 +163,18 @@ async def grade(target: Target, tts: KokoroTTS, transcribe: Transcriber, speaker
     return row
 
 
-async def measure() -> dict[str, Any]:
+async def measure(languages: set[str]) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as work:
         target = start(Path(work))
         try:
             tts, transcribe = KokoroTTS(threads=2), Transcriber()
-            rows = [await grade(target, tts, transcribe, speaker) for speaker in SPEAKERS]
+            return [
+                await grade(target, tts, transcribe, speaker)
+                for speaker in SPEAKERS
+                if speaker.language in languages
+            ]
         finally:
             target.stop()
-    return {"speakers": rows}
 
 
 def write_report(results: dict[str, Any], out: Path) -> None:
@@ -201,9 +204,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--languages", default="en,es,pt,fr",
+        help="measure these speakers again; the others' rows are kept from --out's JSON",
+    )  # fmt: skip
     args = parser.parse_args()
-    results = asyncio.run(measure())
-    write_report(results, args.out)
+    languages = set(args.languages.split(","))
+    rows = asyncio.run(measure(languages))
+    previous = args.out / "cloning_neural.json"
+    if previous.exists():
+        kept = [r for r in json.loads(previous.read_text())["speakers"] if r["language"] not in languages]
+        rows = sorted(kept + rows, key=lambda r: [s.name for s in SPEAKERS].index(r["speaker"]))
+    write_report({"speakers": rows}, args.out)
     print((args.out / "cloning_neural.md").read_text())
 
 

@@ -6,6 +6,8 @@ speaker-encoder similarity of 0.45-0.74 to held-out speech of a real speaker; a 
 1. The sample is embedded with the speaker encoder.
 2. Candidate stock voices are those of the speaker's perceived gender, judged from the sample's
    median F0 (the GE2E encoder alone happily matches a woman to a man's voice across languages).
+   Moving the mix's pitch to the speaker's by resampling lowered the similarity (LJ Speech 0.73 ->
+   0.56, formants move too), so clones keep their mix's own pitch.
 3. Non-negative least squares finds the weights whose combination of the candidates' embeddings
    is nearest the sample's: embeddings of Kokoro mixes are close to the mix of the embeddings,
    so this lands near the best mix without rendering (0.66 -> 0.71 to the sample for LJ Speech).
@@ -30,8 +32,10 @@ from scipy.optimize import nnls
 from gradium.engines.base import NeuralVoice, VoiceMix
 from gradium.speech.voice_space import ACCENT_OF_LANGUAGE, ENGINE, StockVoice
 
-FEMININE_ABOVE_HZ = 165.0  # the catalog's identity bounds: feminine >= 165 Hz, masculine <= 140 Hz
-MASCULINE_BELOW_HZ = 140.0
+# Speakers at or above this median F0 get feminine candidates, below it masculine ones. Offering
+# both between 140 and 165 Hz let the gender-blind encoder give a 156 Hz woman (FLEURS es 000)
+# a mix of men's voices (129 Hz).
+FEMININE_FROM_HZ = 150.0
 CANDIDATES = 8  # the stock voices nearest the sample that the mix is fitted over
 MIN_WEIGHT = 0.05  # smaller shares are dropped: they change nothing audible
 
@@ -65,12 +69,9 @@ def neural_voice_from_json(data: dict[str, object]) -> NeuralVoice:
 
 
 def candidate_voices(stock: Sequence[StockVoice], f0_median_hz: float) -> list[StockVoice]:
-    """The stock voices of the speaker's perceived gender (both between the two bounds)."""
-    if f0_median_hz >= FEMININE_ABOVE_HZ:
-        return [v for v in stock if v.feminine]
-    if f0_median_hz <= MASCULINE_BELOW_HZ:
-        return [v for v in stock if not v.feminine]
-    return list(stock)
+    """The stock voices of the speaker's perceived gender."""
+    feminine = f0_median_hz >= FEMININE_FROM_HZ
+    return [v for v in stock if v.feminine == feminine]
 
 
 def fitted_mix(sample: Embedding, candidates: Sequence[StockVoice]) -> VoiceMix:
@@ -106,7 +107,13 @@ def match_voice(
     candidates = candidate_voices(stock, f0_median_hz)
     best_stock = max(candidates, key=lambda v: float(v.embedding @ sample))
     mix = fitted_mix(sample, candidates)
-    options = [mix] if len(mix) == 1 else [mix, ((best_stock.name, 1.0),)]
+    single: VoiceMix = ((best_stock.name, 1.0),)
+    if language != "en":
+        natives = _natives(stock, language, candidates)
+        nearest_native = max(natives, key=lambda v: float(v.embedding @ sample))
+        mix = with_native_share(mix, nearest_native.name, {v.name for v in natives})
+        single = ((nearest_native.name, 1.0),)
+    options = [mix] if mix == single else [mix, single]
     scored: list[tuple[float, NeuralVoice]] = []
     for option in options:
         voice = NeuralVoice(ENGINE, option, accent_for(language, option, stock))
@@ -115,8 +122,29 @@ def match_voice(
     return VoiceMatch(voice, similarity, best_stock.name, float(best_stock.embedding @ sample))
 
 
+def _natives(
+    stock: Sequence[StockVoice], language: str, candidates: Sequence[StockVoice]
+) -> list[StockVoice]:
+    """The language's own voices, of the speaker's gender where it has any."""
+    own = [v for v in stock if v.language == language]
+    return [v for v in own if v in candidates] or own
+
+
+def with_native_share(mix: VoiceMix, native: str, natives: set[str]) -> VoiceMix:
+    """``mix`` with at least NATIVE_SHARE of the language's own voices. Kokoro's rhythm and
+    pronunciation live in the style vector too: a French clone made of one US voice lost 65 % of
+    its words (round trip), a Portuguese one lost 22 % of its French."""
+    share = sum(weight for name, weight in mix if name in natives)
+    if share >= NATIVE_SHARE:
+        return mix
+    scale = (1 - NATIVE_SHARE) / (1 - share)  # the foreign part shrinks; native parts keep theirs
+    weights = {name: weight * (1 if name in natives else scale) for name, weight in mix}
+    weights[native] = weights.get(native, 0.0) + NATIVE_SHARE - share
+    return tuple(sorted(((name, round(w, 3)) for name, w in weights.items()), key=lambda p: -p[1]))
+
+
 MIN_PITCH_FACTOR, MAX_PITCH_FACTOR = 0.85, 1.2  # beyond this a resampled Kokoro voice sounds odd
-NATIVE_SHARE = 0.3  # of a designed voice built from foreign voices: its language's own voice
+NATIVE_SHARE = 0.5  # of a clone or designed voice of fr, es or pt: at least this much its language's own
 
 
 def designed_voice(
