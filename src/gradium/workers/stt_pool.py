@@ -172,7 +172,7 @@ class SttStreamHandle:
     async def feed(self, data: bytes) -> None:
         self._send("feed", bytes(data))
 
-    async def flush(self, flush_id: int) -> None:
+    async def flush(self, flush_id: int | str) -> None:
         """A ``Flushed(flush_id)`` event follows once everything fed so far is processed."""
         self._send("flush", flush_id)
 

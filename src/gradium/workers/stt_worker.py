@@ -26,7 +26,7 @@ __all__ = ["Finished", "Flushed", "PoolEvent", "StreamError", "serve"]
 class Flushed:
     """Every byte fed before the flush request has been processed."""
 
-    flush_id: int
+    flush_id: int | str  # echoed as the client sent it (pipecat sends strings)
 
 
 @dataclass(frozen=True)
