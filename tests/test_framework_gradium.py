@@ -104,7 +104,7 @@ def test_alias_table_targets_catalog_voices_of_the_same_gender() -> None:
     from gradium.catalog.aliases import VOICE_ALIASES
 
     catalog = load_catalog()
-    genders = {"Russell": "Masculine", "Everly": "Feminine", "Harper": "Feminine"}
+    genders = {"Russell": "Masculine", "Everly": "Feminine", "Harper": "Feminine", "Katie": "Feminine"}
     for alias_id, alias in VOICE_ALIASES.items():
         target = catalog[alias.target_uid]
         assert alias_id not in catalog

@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from gradium.catalog import CatalogVoice, load_catalog, voice_params
+from gradium.catalog.aliases import canonical_voice_id
 from gradium.engines.base import VoiceParams
 from gradium.speech.voice_profile import VoiceProfile
 
@@ -125,7 +126,7 @@ def resolve_voice_spec(voice: Any, language: str | None, *, flite: bool) -> Voic
         raise VoiceSpecError('voice must be an object: {"mode": "id", "id": "..."}')
     mode = voice.get("mode", "id" if "id" in voice else "embedding")
     if mode == "id":
-        catalog_voice = load_catalog().get(str(voice.get("id")))
+        catalog_voice = load_catalog().get(canonical_voice_id(str(voice.get("id"))))
         if catalog_voice is None:
             raise VoiceSpecError(f"voice '{voice.get('id')}' not found: list voices with GET /voices/", 404)
         params = voice_params(catalog_voice, flite=flite)
