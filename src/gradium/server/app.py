@@ -19,6 +19,8 @@ from gradium.server.protocols.gradium.connection import GradiumConnection
 from gradium.server.protocols.gradium.http_routes import router as gradium_http
 from gradium.server.protocols.gradium.s2s_ws import s2s_factory
 from gradium.server.protocols.gradium.tts_ws import tts_factory
+from gradium.server.protocols.openai.errors import install_openai_errors
+from gradium.server.protocols.openai.router import openai_router
 from gradium.server.runtime import Runtime
 from gradium.server.settings import Settings
 
@@ -89,6 +91,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(_gradium_websockets(runtime), prefix="/api")
     # The Cartesia API lives at the root: the SDK's base_url is the server's root URL.
     app.include_router(cartesia_router(runtime))
+    app.include_router(openai_router(), prefix="/v1")
     app.add_middleware(CollapseSlashes)
     _install_error_handlers(app)
+    install_openai_errors(app)
     return app
