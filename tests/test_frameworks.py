@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import REPO, LiveServer
-from wire import corpus_pcm
+from wire import corpus_pcm, exchange, tts_frames
 
 FRAMEWORKS_PYTHON = Path(
     os.environ.get("GRADIUM_FRAMEWORKS_PYTHON", REPO / ".peers" / "frameworks" / "bin" / "python")
@@ -61,3 +61,17 @@ def test_livekit_services_with_their_defaults(live_server: LiveServer, tmp_path:
         assert kinds.index("INTERIM_TRANSCRIPT") < kinds.index("FINAL_TRANSCRIPT")
         texts = finals(events)
         assert len(texts) >= 2 and all("dashwood" in t and "power" in t for t in texts[:2]), (name, texts)
+
+
+async def test_pipecat_services_with_their_defaults(live_server: LiveServer, tmp_path: Path) -> None:
+    # The first sentence of a fresh server loads the engine: not what pipecat's timeouts measure.
+    await exchange(live_server, "speech/tts", tts_frames("Warm up.", output_format="pcm"))
+    corpus_pcm(CLIP, rate=16000).tofile(tmp_path / "clip16.pcm")
+    result = run_driver("pipecat_services.py", live_server, str(tmp_path / "clip16.pcm"))
+    for name in ("gradium_tts", "cartesia_tts"):  # two sentences, one context each, one socket
+        assert result[name]["errors"] == [] and result[name]["audio_s"] > 4.0, (name, result[name])
+    for name in ("gradium_stt", "cartesia_stt"):  # string flush ids (Gradium), two turns each
+        stt = result[name]
+        assert stt["errors"] == [] and stt["interims"] > 0, (name, stt)
+        texts = [t.lower() for t in stt["finals"]]
+        assert len(texts) >= 2 and all("dashwood" in t and "power" in t for t in texts), (name, texts)
