@@ -143,3 +143,65 @@ async def test_cancel_stops_audio_already_rendering(live_server: LiveServer) -> 
     assert late == [], [m["type"] for m in late]
     # What was already on its way (the first rendered piece) arrives; the rest (about 40 s) does not.
     assert long_audio_bytes / 2 / 24000 < 8
+
+
+async def test_turns_websocket_start_update_eager_end_and_end(live_server: LiveServer) -> None:
+    """LiveKit's ink-2 stream: binary audio, {"type":"close"}; turn events with cumulative text."""
+    pcm = corpus_pcm(CLIP, rate=16000)
+    silence = bytes(2 * 16000 * 3)
+    query = "model=ink-2&sample_rate=16000&encoding=pcm_s16le"
+    messages: list[dict[str, Any]] = []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            _ws_url(live_server, f"/stt/turns/websocket?{query}"),
+            headers={**HEADERS, "X-API-Key": live_server.api_key},
+        ) as ws,
+    ):
+        for _ in range(2):  # two turns on one socket
+            audio = pcm.tobytes() + silence
+            for start in range(0, len(audio), 3200):
+                await ws.send_bytes(audio[start : start + 3200])
+                await asyncio.sleep(0.05)
+        await ws.send_str('{"type":"close"}')
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                messages.append(json.loads(msg.data))
+    kinds = [m["type"] for m in messages]
+    assert kinds[0] == "connected" and "error" not in kinds, kinds
+    assert kinds.count("turn.start") == 2 and kinds.count("turn.end") == 2, kinds
+    first = kinds[: kinds.index("turn.end") + 1]
+    assert first.index("turn.start") < first.index("turn.update") < first.index("turn.eager_end")
+    ends = [m["transcript"].lower() for m in messages if m["type"] == "turn.end"]
+    assert all("dashwood" in t and "power" in t for t in ends), ends
+    updates = [m["transcript"] for m in messages if m["type"] == "turn.update"]
+    assert len(updates) >= 2 and len(updates[0]) <= len(updates[1])  # cumulative
+    assert len({m["request_id"] for m in messages}) == 1
+
+
+def test_turn_tracker_resumes_after_an_eager_end() -> None:
+    from gradium.speech.stt_pipeline import Partial, Step, UtteranceEnd, Word
+    from gradium.speech.turn_events import TurnTracker
+
+    def step(t: float, p: float) -> Step:
+        return Step(0, t, ((0.5, p), (1.0, p), (2.0, p)))
+
+    tracker = TurnTracker(end_threshold=0.9, end_timeout_s=2.0)
+    events = [
+        *tracker.feed(Partial("hello")),
+        *tracker.feed(Word("hello", 0.0, 0.4)),
+        *tracker.feed(UtteranceEnd(0.4)),
+        *tracker.feed(step(0.8, 0.3)),
+        *tracker.feed(Partial("there")),
+        *tracker.feed(Word("there", 1.0, 1.3)),
+        *tracker.feed(UtteranceEnd(1.3)),
+        *tracker.feed(step(1.6, 0.5)),
+        *tracker.feed(step(2.1, 0.95)),
+        *tracker.feed(step(2.2, 0.99)),
+    ]
+    assert [(e.kind, e.transcript) for e in events] == [
+        ("start", ""), ("update", "hello"), ("eager_end", "hello"), ("resume", ""),
+        ("update", "hello there"), ("eager_end", "hello there"), ("end", "hello there"),
+    ]  # fmt: skip
+    assert tracker.feed(Partial("again"))[0].kind == "start"
+    assert [(e.kind, e.transcript) for e in tracker.finish()] == [("end", "again")]

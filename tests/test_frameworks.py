@@ -53,7 +53,7 @@ def test_livekit_services_with_their_defaults(live_server: LiveServer, tmp_path:
     assert result["gradium_tts_s"] > 1.5 and result["gradium_tts_stream_s"] > 1.0
     assert result["cartesia_tts_s"] > 1.0
     # STT: interim results, then one final per turn, two turns on one stream.
-    for name in ("gradium_stt", "cartesia_stt"):
+    for name in ("gradium_stt", "cartesia_stt", "cartesia_turns"):
         events = result[name]
         kinds = [kind for _, kind, _ in events]
         assert "TIMEOUT" not in kinds, (name, events)

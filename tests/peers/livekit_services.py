@@ -83,6 +83,9 @@ async def main(pcm24_path: str, pcm16_path: str) -> dict[str, Any]:
         out["cartesia_tts_s"] = await synthesize_seconds(ctts, "Hello from the Cartesia plugin.")
         cstt = cartesia.STT(api_key=KEY, base_url=ROOT, model="ink-whisper", http_session=session)
         out["cartesia_stt"] = await transcribe(cstt, pcm16, 16000, turns=2, silence_s=1.5)
+        # the plugin's default English model (ink-2) speaks the turn API, /stt/turns/websocket
+        turns = cartesia.STT(api_key=KEY, base_url=ROOT, http_session=session)
+        out["cartesia_turns"] = await transcribe(turns, pcm16, 16000, turns=2, silence_s=3.0)
     return out
 
 
