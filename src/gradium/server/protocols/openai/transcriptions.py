@@ -1,8 +1,10 @@
-"""``POST /v1/audio/transcriptions`` (and ``/v1/audio/translations``) over the STT worker pool.
+"""``POST /v1/audio/transcriptions`` and ``/v1/audio/translations`` over the STT worker pool.
 
 The upload is decoded to one WAV and streamed through the same pool as the WebSocket routes, billed
-per second of audio like them. ``stream=true`` answers with server-sent events:
-``transcript.text.delta`` per committed word, then ``transcript.text.done`` with the whole text.
+per second of audio like them. Translations run Whisper base with its ``translate`` task (English
+text from French, German, Spanish or Portuguese speech; English speech is transcribed).
+``stream=true`` answers with server-sent events: ``transcript.text.delta`` per committed word,
+then ``transcript.text.done`` with the whole text.
 """
 
 from __future__ import annotations
@@ -113,18 +115,19 @@ async def _events(
 class _Job:
     """One open recognition stream and its meter; ``close`` records the usage."""
 
-    def __init__(self, runtime: Runtime, key: ApiKey, req: _Request, wav: bytes) -> None:
+    def __init__(self, runtime: Runtime, key: ApiKey, req: _Request, wav: bytes, task: str) -> None:
         self.runtime = runtime
         self.meter = RequestMeter(runtime.store, key.org_id, "stt")
         self.billing = AudioSecondsBilling(self.meter, runtime.settings.pricing.stt_credits_per_second)
         try:
             self.handle = runtime.stt_pool.open_stream(
-                "wav", req.language, temp=req.temperature, model_name=req.model
+                "wav", req.language, temp=req.temperature, model_name=req.model, task=task
             )
         except ValueError as exc:
             raise OpenAIError(400, str(exc), param="language") from None
         self.wav = wav
-        self.transcript = Transcript(language=self.handle_language(req))
+        language = "en" if task == "translate" else self.handle_language(req)
+        self.transcript = Transcript(language=language)
 
     @staticmethod
     def handle_language(req: _Request) -> str:
@@ -175,7 +178,7 @@ async def _transcribe(request: Request, key: ApiKey, task: str) -> Response:
         wav = await asyncio.to_thread(upload_to_wav, data)
     except AudioFormatError as exc:
         raise OpenAIError(400, str(exc), param="file") from None
-    job = _Job(runtime, key, req, wav)
+    job = _Job(runtime, key, req, wav, task)
     if req.stream:
         return StreamingResponse(_stream(job), media_type="text/event-stream")
     try:
@@ -229,11 +232,4 @@ async def transcriptions(key: Key, request: Request) -> Response:
 
 @router.post("/audio/translations")
 async def translations(key: Key, request: Request) -> Response:
-    """Whisper can translate to English, but our streaming decoders only transcribe: a clear 400
-    rather than a transcript in the wrong language."""
-    raise OpenAIError(
-        400,
-        "translations are not supported by this server: its Whisper streams transcribe only. "
-        "Use /v1/audio/transcriptions (the text comes in the spoken language)",
-        code="unsupported",
-    )
+    return await _transcribe(request, key, "translate")
