@@ -221,3 +221,33 @@ out["verbose"] = verbose.model_dump()
     # Whisper base: "jean-carlos fittiela lost his car and finished the race after the race."
     assert {"lost", "car", "race"} <= set(text.replace(".", " ").split()) and "voiture" not in text, text
     assert result["verbose"]["task"] == "translate" and result["verbose"]["language"] == "english"
+
+
+async def test_credits_running_out(tmp_path: Path) -> None:
+    """No credits: 402 before any audio. Credits that run out mid-text: the audio of what was paid
+    stops there (the status was already sent), and SSE ends with an error event."""
+    from conftest import start_server, stop_server
+
+    server = start_server(tmp_path, "--initial-credits", "60")
+    text = "This first sentence fits. But this second sentence is well beyond the remaining credit."
+    url = f"{server.root_url}/v1/audio/speech"
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    try:
+        async with aiohttp.ClientSession() as session:
+            body = {"model": "tts-1", "voice": "alloy", "input": text, "response_format": "pcm"}
+            async with session.post(url, json=body, headers=headers) as response:
+                assert response.status == 200
+                audio = await response.read()
+            async with session.post(url, json={**body, "stream_format": "sse"}, headers=headers) as response:
+                lines = (await response.text()).splitlines()
+            events = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+            body["input"] = "Incomprehensibilities are expensive words."  # more than what is left
+            async with session.post(url, json=body, headers=headers) as response:
+                assert response.status == 402
+                error = await response.json()
+        assert 0.5 < len(audio) / 2 / 24000 < 3  # "This first sentence fits." and no more
+        assert events[-1]["type"] == "error" and "credits" in events[-1]["error"]["message"]
+        assert "insufficient credits" in error["detail"] and error["error"]["type"] == "insufficient_quota"
+    finally:
+        stop_server(server)
+    assert "Traceback" not in server.log()

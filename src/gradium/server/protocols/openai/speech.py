@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from gradium.accounts.store import ApiKey
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
+from gradium.server.protocol_log import log_protocol_error
 from gradium.server.protocols.gradium.tts_ws import VoiceNotFound, open_tts_stream
 from gradium.server.runtime import Runtime
 from gradium.speech.tts import RenderedAudio, TtsStream
@@ -73,10 +74,14 @@ def _setup(body: SpeechBody) -> dict[str, Any]:
     }
 
 
-def _status_of(exc: ProtocolError) -> int:
-    if exc.message.startswith("insufficient credits"):
+def _status_of_message(message: str) -> int:
+    if message.startswith("insufficient credits"):
         return 402
-    return 503 if "capacity" in exc.message or "busy" in exc.message else 400
+    return 503 if "capacity" in message or "busy" in message else 400
+
+
+def _status_of(exc: ProtocolError) -> int:
+    return _status_of_message(exc.message)
 
 
 @router.post("/audio/speech")
@@ -103,9 +108,10 @@ async def speech(body: SpeechBody, key: Key, request: Request) -> StreamingRespo
     except ValueError as exc:  # a malformed tag, a word too long to speak
         await meter.record()
         raise OpenAIError(400, str(exc), param="input") from None
-    audio = _audio_bytes(stream, meter, encoder, first, pieces)
+    failure: list[str] = []  # why the stream stopped early (credits ran out mid-text)
+    audio = _audio_bytes(stream, meter, encoder, first, pieces, failure)
     if body.stream_format == "sse":
-        return StreamingResponse(_sse(audio, stream), media_type="text/event-stream")
+        return StreamingResponse(_sse(audio, stream, failure), media_type="text/event-stream")
     return StreamingResponse(audio, media_type=encoder.content_type)
 
 
@@ -115,14 +121,23 @@ async def _audio_bytes(
     encoder: SpeechEncoder,
     first: RenderedAudio | None,
     rest: AsyncIterator[RenderedAudio],
+    failure: list[str],
 ) -> AsyncIterator[bytes]:
+    """The encoded audio; an error after the response started ends it early (the status is
+    already sent), recorded in ``failure`` and in the log."""
     try:
         piece = first
         while piece is not None:
             for chunk in piece.chunks:
                 if data := encoder.encode(np.frombuffer(chunk, dtype="<i2")):
                     yield data
-            piece = await anext(rest, None)
+            try:
+                piece = await anext(rest, None)
+            except (ProtocolError, ValueError) as exc:
+                message = exc.message if isinstance(exc, ProtocolError) else str(exc)
+                failure.append(message)
+                log_protocol_error("openai", "/v1/audio/speech", None, message, _status_of_message(message))
+                piece = None
         if tail := encoder.finish():
             yield tail
     finally:
@@ -131,10 +146,14 @@ async def _audio_bytes(
         await meter.record()
 
 
-async def _sse(audio: AsyncIterator[bytes], stream: TtsStream) -> AsyncIterator[bytes]:
+async def _sse(audio: AsyncIterator[bytes], stream: TtsStream, failure: list[str]) -> AsyncIterator[bytes]:
     async for data in audio:
         event = {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")}
         yield f"data: {json.dumps(event)}\n\n".encode()
+    if failure:
+        error = {"type": "error", "error": {"message": failure[0], "type": "invalid_request_error"}}
+        yield f"data: {json.dumps(error)}\n\n".encode()
+        return  # no speech.audio.done: the text was not all spoken
     characters = stream.billed_chars
     done = {
         "type": "speech.audio.done",
