@@ -8,6 +8,13 @@ bash scripts/install.sh
 # client package is also named "gradium".
 [ -x .peers/official/bin/python ] || python3 -m venv .peers/official
 .peers/official/bin/python -m pip install -q "gradium==0.6.4" "cartesia==2.0.17"
+# The OpenAI Python SDK drives the /v1/audio routes (tests/test_openai_api.py).
+[ -x .peers/openai/bin/python ] || python3 -m venv .peers/openai
+.peers/openai/bin/python -m pip install -q "openai==3.51.0"
+# Voice-agent frameworks drive the Gradium and Cartesia routes (tests/test_frameworks.py).
+[ -x .peers/frameworks/bin/python ] || python3 -m venv .peers/frameworks
+.peers/frameworks/bin/python -m pip install -q "pipecat-ai[gradium,cartesia]==1.14.0" \
+    "livekit-agents==1.8.9" "livekit-plugins-gradium==1.8.9" "livekit-plugins-cartesia==1.8.9"
 
 .venv/bin/ruff check src tests benchmarks scripts
 .venv/bin/mypy

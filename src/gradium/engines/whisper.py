@@ -328,9 +328,12 @@ class WhisperDecoder:
     end_of_utterance_s: float = 0.5  # VAD silence that ends an utterance
     max_utterance_s: float = MAX_UTTERANCE_S
 
-    def __init__(self, models: WhisperModels, language: str = "en", temp: float = 0.0) -> None:
+    def __init__(
+        self, models: WhisperModels, language: str = "en", temp: float = 0.0, task: str = "transcribe"
+    ) -> None:
         if language not in (*LANGUAGES, AUTO):
             raise ValueError(f"unsupported Whisper language {language!r}")
+        self.task = task  # "translate": English text from the multilingual model
         self.models = models
         self.requested_language = language
         self.language: str | None = None if language == AUTO else language
@@ -406,6 +409,8 @@ class WhisperDecoder:
         sampled = final and self.temp > 0
         options: dict[str, Any] = {
             "language": language,
+            # English speech goes to tiny.en, which only transcribes (that is the translation too).
+            "task": self.task if language != "en" else "transcribe",
             "beam_size": FINAL_BEAM if final and not sampled else PARTIAL_BEAM,
             "temperature": self.temp if sampled else 0.0,
             "word_timestamps": True,

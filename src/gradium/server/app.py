@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gradium.server import log_redaction
 from gradium.server.json_guard import RejectInvalidJsonText
+from gradium.server.protocol_log import install_secret_filter, log_protocol_error
 from gradium.server.protocols.cartesia.router import cartesia_router
 from gradium.server.protocols.cartesia.slashes import CollapseSlashes
 from gradium.server.protocols.gradium.asr_ws import asr_factory
@@ -20,6 +20,8 @@ from gradium.server.protocols.gradium.connection import GradiumConnection
 from gradium.server.protocols.gradium.http_routes import router as gradium_http
 from gradium.server.protocols.gradium.s2s_ws import s2s_factory
 from gradium.server.protocols.gradium.tts_ws import tts_factory
+from gradium.server.protocols.openai.errors import install_openai_errors
+from gradium.server.protocols.openai.router import openai_router
 from gradium.server.runtime import Runtime
 from gradium.server.settings import Settings
 
@@ -49,6 +51,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        request_id = request.headers.get("x-request-id")
+        log_protocol_error("http", request.url.path, request_id, str(exc.detail), exc.status_code)
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -70,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log_redaction.install()  # uvicorn has configured its loggers by now
+        install_secret_filter()  # uvicorn has set up its handlers by now
         await runtime.start()
         try:
             yield
@@ -98,6 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
     # The Cartesia API lives at the root: the SDK's base_url is the server's root URL.
     app.include_router(cartesia_router(runtime))
     app.add_middleware(RejectInvalidJsonText)
+    app.include_router(openai_router(), prefix="/v1")
     app.add_middleware(CollapseSlashes)
     _install_error_handlers(app)
+    install_openai_errors(app)
     return app

@@ -114,9 +114,9 @@ class Recognizers:
         else:
             self.give_back(self.decoder(POCKETSPHINX, "en", 0.0))
 
-    def decoder(self, engine: str, language: str, temp: float) -> STTDecoder:
+    def decoder(self, engine: str, language: str, temp: float, task: str = "transcribe") -> STTDecoder:
         if engine == WHISPER:
-            return WhisperDecoder(self._whisper_models(), language, temp)
+            return WhisperDecoder(self._whisper_models(), language, temp, task)
         idle = self._idle.get(temp)
         return idle.pop() if idle else PocketsphinxDecoder(temp, search=self.options.search)
 

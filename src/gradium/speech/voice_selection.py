@@ -15,6 +15,7 @@ from gradium.accounts.errors import UnknownDraft, UnknownVoice
 from gradium.accounts.store import AccountStore
 from gradium.accounts.voice_store import DRAFT_ID_PREFIX
 from gradium.catalog import DEFAULT_VOICE_ID, CatalogVoice, load_catalog, voice_params
+from gradium.catalog.aliases import canonical_voice_id
 from gradium.engines.base import NEUTRAL_RATE_WPM, TTSEngine, VoiceParams
 from gradium.engines.pitch import clamp_factor
 from gradium.engines.voice_transform import (
@@ -39,7 +40,7 @@ class UnknownVoiceError(LookupError):
 def resolve_voice(voice_id: object, voice_name: object) -> CatalogVoice:
     catalog = load_catalog()
     if voice_id is not None and voice_id != "":
-        voice = catalog.get(str(voice_id))
+        voice = catalog.get(canonical_voice_id(str(voice_id)))
         if voice is None:
             raise UnknownVoiceError(
                 f"unknown voice_id '{voice_id}': list voices with GET voices/?include_catalog=1"
@@ -112,7 +113,7 @@ def needs_database(voice_id: object) -> bool:
     in-memory catalog: the server then skips the thread hop for catalog voices."""
     if voice_id is None or voice_id == "" or installed_voice(voice_id) is not None:
         return False
-    return str(voice_id) not in load_catalog()
+    return canonical_voice_id(str(voice_id)) not in load_catalog()
 
 
 def resolve_request_voice(

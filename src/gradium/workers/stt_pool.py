@@ -36,7 +36,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from gradium.speech.stt_engines import SttEngineOptions, engine_for_model, validate_stream
+from gradium.speech.stt_engines import WHISPER, SttEngineOptions, engine_for_model, validate_stream
 from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES
 
 from .stt_worker import Finished, Flushed, PoolEvent, StreamError, serve
@@ -182,7 +182,7 @@ class SttStreamHandle:
     async def feed(self, data: bytes) -> None:
         self._send("feed", bytes(data))
 
-    async def flush(self, flush_id: int) -> None:
+    async def flush(self, flush_id: int | str) -> None:
         """A ``Flushed(flush_id)`` event follows once everything fed so far is processed."""
         self._send("flush", flush_id)
 
@@ -301,12 +301,18 @@ class SttWorkerPool:
         delay_in_frames: int = DEFAULT_DELAY_IN_FRAMES,
         temp: float = 0.0,
         model_name: object = None,
+        task: str = "transcribe",
     ) -> SttStreamHandle:
         """Open a stream; raises the ValueError of :meth:`validate` for a bad configuration.
 
+        ``task="translate"`` gives English text for speech in another language (Whisper only).
         Format problems are found by the worker and arrive as a ``StreamError`` event.
         """
         engine, language = self.validate(language, delay_in_frames, temp, model_name)
+        if task not in ("transcribe", "translate"):
+            raise ValueError(f"unknown STT task {task!r}: transcribe or translate")
+        if task == "translate" and engine != WHISPER:
+            raise ValueError("only the Whisper engine translates")
         if not self._workers and not self._closing and self._loop is not None:
             # The first stream: its requests wait in the outbox until the worker runs. The other
             # workers start once this one is ready, so that they do not slow its start-up down.
@@ -319,7 +325,7 @@ class SttWorkerPool:
             return handle
         worker.streams.add(handle.stream_id)
         self._streams[handle.stream_id] = handle
-        worker.send(("open", handle.stream_id, input_format, language, delay_in_frames, temp, engine))
+        worker.send(("open", handle.stream_id, input_format, language, delay_in_frames, temp, engine, task))
         return handle
 
     def problem(self) -> str | None:

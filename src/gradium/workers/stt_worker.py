@@ -3,7 +3,7 @@
 Kept apart from ``stt_pool`` so that a spawned worker imports only what it runs (no asyncio side).
 Requests are tuples, handled strictly in arrival order, so each stream's replies stay in order:
 
-    ("open", sid, input_format, language, delay_in_frames, temp, engine)   ("feed", sid, data)
+    ("open", sid, input_format, language, delay_in_frames, temp, engine, task)   ("feed", sid, data)
     ("flush", sid, flush_id)   ("finish", sid)   ("close", sid)   ("stop",)
 
 Replies: ``("ready",)`` once the default engine is loaded, then ``("events", sid, [event, ...])``.
@@ -26,7 +26,7 @@ __all__ = ["Finished", "Flushed", "PoolEvent", "StreamError", "serve"]
 class Flushed:
     """Every byte fed before the flush request has been processed."""
 
-    flush_id: int
+    flush_id: int | str  # echoed as the client sent it (pipecat sends strings)
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,16 @@ class _Streams:
             return [StreamError(str(exc) or type(exc).__name__)]
 
     def _open(
-        self, sid: int, input_format: str, language: str, delay: int, temp: float, engine: str
+        self,
+        sid: int,
+        input_format: str,
+        language: str,
+        delay: int,
+        temp: float,
+        engine: str,
+        task: str = "transcribe",
     ) -> None:
-        decoder = self.recognizers.decoder(engine, language, temp)
+        decoder = self.recognizers.decoder(engine, language, temp, task)
         try:
             self.pipelines[sid] = SttPipeline(
                 input_format,

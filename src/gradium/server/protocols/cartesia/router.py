@@ -8,6 +8,7 @@ from gradium.server.runtime import Runtime
 
 from . import audio_edit, status, stt, tts_http, voice_creation, voices
 from .auth import authenticate_websocket
+from .stt_turns import TurnsSocket
 from .tts_ws import TtsSocket
 
 
@@ -31,5 +32,11 @@ def cartesia_router(runtime: Runtime) -> APIRouter:
         principal = await authenticate_websocket(websocket, runtime, "stt")
         if principal is not None:
             await stt.SttSocket(websocket, runtime, principal).serve()
+
+    @router.websocket("/stt/turns/websocket")
+    async def stt_turns_websocket(websocket: WebSocket) -> None:
+        principal = await authenticate_websocket(websocket, runtime, "stt")
+        if principal is not None:
+            await TurnsSocket(websocket, runtime, principal).serve()
 
     return router

@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from gradium.audio.errors import AudioFormatError
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
+from gradium.server.protocol_log import log_protocol_error
 from gradium.server.runtime import Runtime
 from gradium.speech.stt_pipeline import Partial, Step, UtteranceEnd, Word
 from gradium.workers.stt_pool import Finished, Flushed, StreamError, SttStreamHandle, SttWorkerPool
@@ -148,13 +149,14 @@ class SttSocket:
         self.utterance: list[Word] = []  # committed words not yet sent as a final transcript
         self.credentials = credential_watch(runtime, websocket, "stt")
         self.close_code = 1000
+        self.reported_s = 0.0  # audio covered by the transcripts sent so far (their durations add up)
 
     async def serve(self) -> None:
         await self.ws.accept()
         try:
             raw = self._open()
         except ValueError as exc:
-            await self._send({"type": "error", "message": str(exc)})
+            await self._error(str(exc), 400)
             await self.ws.close(code=1008)
             return
         handle = self.runtime.stt_pool.open_stream("wav", self.language, model_name=self.model)
@@ -201,7 +203,7 @@ class SttSocket:
             if receive not in finished:
                 receive.cancel()
                 if not relay.done():
-                    await self._send({"type": "error", "message": f"idle timeout: no audio for {idle:g} s"})
+                    await self._error(f"idle timeout: no audio for {idle:g} s", 408)
                 return
             frame = receive.result()
             if frame["type"] == "websocket.disconnect":
@@ -212,17 +214,15 @@ class SttSocket:
                 return
 
     async def _command(self, handle: SttStreamHandle, command: str) -> bool:
-        """Handle a text command; True once ``done`` ended the input."""
+        """Handle a text command; True once ``done`` (or LiveKit's ``close``) ended the input."""
         if command == "finalize":
             await handle.flush(self.flushes)
             self.flushes += 1
             return False
-        if command == "done":
+        if command in ("done", "close"):
             await handle.finish()
             return True
-        await self._send(
-            {"type": "error", "message": f"unknown command {command!r}: send 'finalize' or 'done'"}
-        )
+        await self._error(f"unknown command {command!r}: send 'finalize', 'done' or 'close'", 400)
         return False
 
     async def _relay(self, handle: SttStreamHandle) -> None:
@@ -250,7 +250,7 @@ class SttSocket:
                         await self._send({"type": "done"})
                         return
         except ProtocolError as exc:
-            await self._send({"type": "error", "message": exc.message})
+            await self._error(exc.message, 402 if "credits" in exc.message else 400)
 
     async def _final(self) -> None:
         words, self.utterance = self.utterance, []
@@ -258,16 +258,25 @@ class SttSocket:
             await self._transcript(" ".join(w.text for w in words), words, is_final=True)
 
     async def _transcript(self, text: str, words: list[Word], *, is_final: bool) -> None:
+        # Each transcript's duration is the audio since the previous one: clients add them up to
+        # place it on their timeline (LiveKit), so the total is the audio received.
+        duration = max(0.0, self.meter.audio_seconds - self.reported_s)
+        self.reported_s += duration
         message: dict[str, Any] = {
             "type": "transcript",
             "text": text,
             "is_final": is_final,
-            "duration": round(self.meter.audio_seconds, 3),
+            "duration": round(duration, 3),
             "language": self.language,
         }
         if is_final:
             message["words"] = [_word_json(w) for w in words]
         await self._send(message)
+
+    async def _error(self, message: str, code: int) -> None:
+        """An error message with an HTTP-style ``code`` (clients retry codes of 500 and above)."""
+        log_protocol_error("cartesia", "/stt/websocket", self.request_id, message, code)
+        await self._send({"type": "error", "message": message, "code": code})
 
     async def _send(self, message: dict[str, Any]) -> None:
         if self.ws.application_state == WebSocketState.CONNECTED:

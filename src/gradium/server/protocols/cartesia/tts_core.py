@@ -33,6 +33,7 @@ _MODEL_SPEEDS = {"slowest": 0.7, "slow": 0.85, "normal": 1.0, "fast": 1.2, "fast
 _CONTROL_SPEEDS = {"slowest": -1.0, "slow": -0.5, "normal": 0.0, "fast": 0.5, "fastest": 1.0}
 _FLUSH_TAG = re.compile(r"<\s*/?\s*flush\s*/?\s*>", re.IGNORECASE)
 _LAST_SPACE = re.compile(r"\s(?=\S*$)")
+_SENTENCE_END = re.compile(r"[.!?]['\")\]]*$")
 
 
 class TtsRequestError(ValueError):
@@ -154,13 +155,30 @@ def parse_tts_request(body: dict[str, Any], *, flite: bool, custom: CustomRender
 
 
 class TextJoiner:
-    """Cartesia continuations join verbatim; hand the segmenter only text up to the last space."""
+    """Cartesia continuations join verbatim; hand the segmenter only text up to the last space.
+
+    ``push(text, whole=True)`` (``max_buffer_delay_ms: 0``, or a buffer delay that ran out) hands
+    everything over at once: the text is complete words. A following transcript that starts without
+    a space then starts a new word ("thing." + "The" is "thing. The", not "thing.The"), as it does
+    after a sentence end followed by a capital letter in buffered mode.
+    """
 
     def __init__(self) -> None:
         self._tail = ""
+        self._open_edge = False  # the text handed over last ended a word: the next starts a new one
 
-    def push(self, text: str) -> str:
-        buffer = self._tail + _FLUSH_TAG.sub("", text)  # <flush> is ours, not Cartesia's: never obey it
+    def push(self, text: str, *, whole: bool = False) -> str:
+        text = _FLUSH_TAG.sub("", text)  # <flush> is ours, not Cartesia's: never obey it
+        if text and not text[0].isspace() and (
+            self._open_edge or (_SENTENCE_END.search(self._tail) and text[0].isupper())
+        ):
+            text = " " + text
+        self._open_edge = False
+        buffer = self._tail + text
+        if whole:
+            self._tail = ""
+            self._open_edge = bool(buffer) and not buffer[-1].isspace()
+            return buffer
         match = _LAST_SPACE.search(buffer)
         if match is None:
             self._tail = buffer
@@ -170,7 +188,13 @@ class TextJoiner:
 
     def drain(self) -> str:
         tail, self._tail = self._tail, ""
+        self._open_edge = self._open_edge or bool(tail)
         return tail
+
+    @property
+    def holding(self) -> bool:
+        """Text is held back waiting for the rest of its word."""
+        return bool(self._tail)
 
 
 @dataclass
@@ -220,11 +244,22 @@ class CartesiaTts:
     def ended(self) -> bool:
         return self.stream.ended
 
-    def push(self, text: str) -> None:
-        """Raises TagError or ValueError (length limit) for the caller to report."""
-        ready = self.joiner.push(text)
-        if ready:
+    def push(self, text: str, *, whole: bool = False) -> None:
+        """Raises TagError or ValueError (length limit) for the caller to report. ``whole``: speak
+        the text now, without waiting for the rest of its last word (``max_buffer_delay_ms: 0``)."""
+        ready = self.joiner.push(text, whole=whole)
+        if ready.strip():
             self.stream.push_text(ready)
+
+    def release_held_text(self) -> None:
+        """The buffer delay ran out: speak what is held back."""
+        tail = self.joiner.drain()
+        if tail.strip() and not self.stream.ended:
+            self.stream.push_text(tail)
+
+    @property
+    def holding_text(self) -> bool:
+        return self.joiner.holding
 
     def flush(self) -> None:
         self.stream.push_text(self.joiner.drain() + " <flush>")

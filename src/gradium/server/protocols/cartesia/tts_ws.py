@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
 from gradium.server.outbox import Outbox, SlowReader
+from gradium.server.protocol_log import log_protocol_error
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.tags import TagError
@@ -32,6 +34,7 @@ from .tts_core import CartesiaTts, TtsRequestError, base_message, piece_messages
 
 log = logging.getLogger("gradium.cartesia.tts_ws")
 Message = dict[str, Any]
+_DELAY_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:ms)?\s*$")
 
 
 @dataclass
@@ -41,7 +44,22 @@ class _Context:
     words: bool
     phonemes: bool
     segment: int = 0  # index of the flush segment now being produced
+    buffer_delay_ms: int | None = None  # max_buffer_delay_ms; None: wait for the rest of a word
+    cancelled: bool = False  # a cancel: frames already queued for it are dropped, not sent
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    release: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+def _buffer_delay(message: Message) -> int | None:
+    """``max_buffer_delay_ms`` (0 to 5000, Cartesia's range; "0ms" too), or None when absent."""
+    value = message.get("max_buffer_delay_ms")
+    if value is None:
+        return None
+    if isinstance(value, str) and (match := _DELAY_TEXT.match(value)):
+        value = float(match.group(1))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 5000:
+        raise ValueError("max_buffer_delay_ms must be a number of milliseconds from 0 to 5000")
+    return int(value)
 
 
 class TtsSocket:
@@ -52,7 +70,8 @@ class TtsSocket:
         self.contexts: dict[str, _Context] = {}
         limits = runtime.settings.limits
         # Bounded: a client that does not read pauses its contexts, then is closed (SlowReader).
-        self.outbox = Outbox(limits.max_send_queue_bytes, limits.slow_reader_timeout_s)
+        # Frames carry their context: a cancelled context's queued frames are dropped.
+        self.outbox: Outbox[_Context] = Outbox(limits.max_send_queue_bytes, limits.slow_reader_timeout_s)
         self.credentials = credential_watch(runtime, websocket, "tts")
         self.close_code = 1000
         self._reader: asyncio.Task[None] | None = None
@@ -191,8 +210,11 @@ class TtsSocket:
             await self._error(context.context_id, "this context already received its final input")
             return
         try:
+            if "max_buffer_delay_ms" in message:
+                context.buffer_delay_ms = _buffer_delay(message)
             if transcript:
-                context.tts.push(transcript)
+                context.tts.push(transcript, whole=context.buffer_delay_ms == 0)
+                self._schedule_release(context)
             if message.get("flush") is True:
                 context.tts.flush()
             if message.get("continue") is not True:
@@ -201,22 +223,42 @@ class TtsSocket:
             await self._cancel(context)
             await self._error(context.context_id, str(exc))
 
+    def _schedule_release(self, context: _Context) -> None:
+        """Speak held-back text once ``max_buffer_delay_ms`` passes without more text."""
+        if context.release is not None:
+            context.release.cancel()
+            context.release = None
+        delay = context.buffer_delay_ms
+        if delay and context.tts.holding_text:
+            context.release = asyncio.get_running_loop().call_later(
+                delay / 1000, self._release, context
+            )
+
+    def _release(self, context: _Context) -> None:
+        context.release = None
+        if context.cancelled or context.tts.ended:
+            return
+        try:
+            context.tts.release_held_text()
+        except (TagError, ValueError) as exc:
+            asyncio.get_running_loop().create_task(self._error(context.context_id, str(exc)))
+
     # -- output ------------------------------------------------------------------------------------
     async def _run(self, context: _Context) -> None:
         cid = context.context_id
         try:
             async for piece in context.tts.pieces():
                 for message in piece_messages(piece, cid, words=context.words, phonemes=context.phonemes):
-                    await self._send({**message, "flush_id": context.segment})
+                    await self._send({**message, "flush_id": context.segment}, context)
                 if piece.flush:
                     done = {
                         **base_message("flush_done", cid),
                         "flush_id": context.segment,
                         "flush_done": True,
                     }
-                    await self._send(done)
+                    await self._send(done, context)
                     context.segment += 1
-            await self._send(base_message("done", cid, done=True))
+            await self._send(base_message("done", cid, done=True), context)
         except SlowReader as exc:
             await self._close_socket(exc)
         except ProtocolError as exc:
@@ -234,6 +276,9 @@ class TtsSocket:
                 await asyncio.shield(context.tts.record_usage())
 
     async def _cancel(self, context: _Context) -> None:
+        context.cancelled = True
+        if context.release is not None:
+            context.release.cancel()
         self.contexts.pop(context.context_id, None)
         task = context.task
         if task is not None and task is not asyncio.current_task() and not task.done():
@@ -242,16 +287,20 @@ class TtsSocket:
                 await task
 
     async def _error(self, context_id: str, text: str, status: int = 400) -> None:
+        log_protocol_error("cartesia", "/tts/websocket", context_id, text, status)
         error = {**base_message("error", context_id, done=True), "status_code": status, "error": text}
         await self.outbox.put(encode_frame(error, "data"), wait=False)
 
-    async def _send(self, message: Message) -> None:
+    async def _send(self, message: Message, context: _Context | None = None) -> None:
         """Queue a message; waits while the client is behind (the context's synthesis pauses)."""
-        await self.outbox.put(encode_frame(message, "data"))
+        await self.outbox.put(encode_frame(message, "data"), context)
 
     async def _write_loop(self) -> None:
-        while (text := await self.outbox.get()) is not None:
+        while (item := await self.outbox.get()) is not None:
+            text, context = item
             if self.ws.application_state != WebSocketState.CONNECTED:
                 continue
+            if context is not None and context.cancelled:
+                continue  # cancelled: audio rendered before the cancel is not sent either
             with contextlib.suppress(Exception):
                 await self.ws.send_text(text)

@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from gradium.catalog import CatalogVoice, load_catalog, voice_params
+from gradium.catalog.aliases import canonical_voice_id
 from gradium.engines.base import VoiceParams
 from gradium.speech.installed_voices import installed_voice, params_of
 from gradium.speech.voice_match import gender_blend, neural_voice_to_json
@@ -138,7 +139,7 @@ def resolve_voice_spec(voice: Any, language: str | None, *, flite: bool) -> Voic
         if installed is not None:
             params = params_of(installed)
             return params if language is None else relocalize(params, language)
-        catalog_voice = load_catalog().get(str(voice.get("id")))
+        catalog_voice = load_catalog().get(canonical_voice_id(str(voice.get("id"))))
         if catalog_voice is None:
             raise VoiceSpecError(f"voice '{voice.get('id')}' not found: list voices with GET /voices/", 404)
         params = voice_params(catalog_voice, flite=flite)

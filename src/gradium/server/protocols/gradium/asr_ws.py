@@ -72,14 +72,18 @@ class AsrRequest(RequestHandler):
         model_name = self.setup.get("model_name")
         self.handle = self.runtime.stt_pool.open_stream(input_format, language, delay, temp, model_name)
         # STT input is resampled to the protocol's 24 kHz frames of 1920 samples (80 ms).
-        return ready_fields(self.request_id, self.setup, 24000, delay_in_frames=delay)
+        # One text token per 80 ms frame: the delay in tokens is the delay in frames.
+        return ready_fields(
+            self.request_id, self.setup, 24000, delay_in_frames=delay, delay_in_tokens=delay
+        )
 
     async def handle_input(self, message: Message) -> None:
         assert self.handle is not None
         if message["type"] == "flush":
             flush_id = message.get("flush_id", 0)
-            if not isinstance(flush_id, int) or isinstance(flush_id, bool):
-                raise ProtocolError('"flush_id" must be an integer')
+            # The official client sends integers, pipecat strings ("1"): either is echoed as sent.
+            if not isinstance(flush_id, int | str) or isinstance(flush_id, bool):
+                raise ProtocolError('"flush_id" must be an integer or a string')
             await self.handle.flush(flush_id)
             return
         if message["type"] != "audio":

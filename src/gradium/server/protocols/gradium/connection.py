@@ -1,8 +1,15 @@
-"""One Gradium streaming WebSocket: auth, framing, request multiplexing, idle timeout, closing.
+"""One Gradium streaming WebSocket: auth, framing, request multiplexing, idle policy, closing.
 
 The TTS, STT and S2S routes share this lifecycle (protocol sheet §3, §7, §13); each supplies a
 ``RequestHandler`` factory that turns a ``setup`` message into a running request. Every server frame
 goes through one writer task so that frames of concurrent requests never interleave mid-frame.
+
+Multiplexing (a request with a ``client_req_id`` and ``close_ws_on_eos: false``) is request-scoped:
+an error in such a request is sent with its ``client_req_id`` and ends only that request, and
+``{"type": "cancel", "client_req_id": ...}`` stops one request at once (its audio already queued is
+dropped) and answers ``end_of_stream`` with ``"cancelled": true``. Idle policy: a request that waits
+for input times out after ``idle_timeout_s`` without input; a socket with no request waiting for
+input has no timeout (the server's WebSocket pings find dead peers).
 """
 
 from __future__ import annotations
@@ -11,7 +18,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import partial
 from typing import Any
@@ -22,6 +31,7 @@ from gradium.accounts.store import ApiKey
 from gradium.server.credentials import CredentialWatch
 from gradium.server.errors import ProtocolError
 from gradium.server.outbox import SLOW_READER_CLOSE_REASON, Outbox, SlowReader
+from gradium.server.protocol_log import log_protocol_error
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.validate import TextError, check_json_strings
@@ -39,6 +49,7 @@ def encode_message(message: Message) -> str:
 Emit = Callable[[Message], Awaitable[None]]
 CLOSE_TIMEOUT_S = 5.0
 INPUT_TYPES = frozenset({"text", "audio", "flush"})
+RECENT_IDS = 256  # ended requests whose late inputs are dropped quietly
 
 
 class RequestHandler(ABC):
@@ -92,6 +103,21 @@ class _Request:
         self.client_req_id = client_req_id
         self.task: asyncio.Task[None] | None = None
         self.input_ended = False
+        self.dropped = False  # cancelled or failed: its queued frames are not sent
+        self.last_input = time.monotonic()
+
+    @property
+    def scoped(self) -> bool:
+        """Errors end only this request (it is one of possibly many on the socket)."""
+        return self.client_req_id is not None and not self.handler.close_ws_on_eos
+
+    @property
+    def waits_for_input(self) -> bool:
+        return self.handler.waiting_for_input and not self.input_ended
+
+
+def _is_scoped_setup(message: Message) -> bool:
+    return message.get("client_req_id") is not None and message.get("close_ws_on_eos") is False
 
 
 class GradiumConnection:
@@ -101,8 +127,11 @@ class GradiumConnection:
         self.factory = factory
         limits = runtime.settings.limits
         # Bounded: a client that does not read pauses its requests, then is closed (SlowReader).
-        self.outbox = Outbox(limits.max_send_queue_bytes, limits.slow_reader_timeout_s)
+        # Each frame carries its request, so a cancelled request's queued frames are dropped.
+        self.outbox: Outbox[_Request] = Outbox(limits.max_send_queue_bytes, limits.slow_reader_timeout_s)
         self.requests: dict[str | None, _Request] = {}
+        self.ended_ids: deque[str] = deque(maxlen=RECENT_IDS)  # cancelled, failed or finished
+        self.multiplexed = False  # a request-scoped setup was seen
         self.closing = False  # no more setups; close once outstanding requests finish
         self.failure: ProtocolError | None = None
         self.done = asyncio.Event()
@@ -154,20 +183,18 @@ class GradiumConnection:
 
     # -- reading -----------------------------------------------------------------------------------
     async def _read_loop(self, api_key: ApiKey) -> None:
-        idle_timeout = self.runtime.settings.limits.idle_timeout_s
         while not self.done.is_set():
             receive = asyncio.ensure_future(self.ws.receive())
             finished = asyncio.ensure_future(self.done.wait())
             waited, _ = await asyncio.wait(
-                {receive, finished}, timeout=idle_timeout, return_when=asyncio.FIRST_COMPLETED
+                {receive, finished}, timeout=self._idle_wait(), return_when=asyncio.FIRST_COMPLETED
             )
             if receive not in waited:
                 receive.cancel()
                 finished.cancel()
                 if self.done.is_set():
                     return
-                if self._is_idle():
-                    raise ProtocolError(f"idle timeout: no message received for {idle_timeout:g} s")
+                await self._expire_idle_requests()
                 continue
             finished.cancel()
             frame = receive.result()
@@ -175,10 +202,20 @@ class GradiumConnection:
                 raise WebSocketDisconnect(frame.get("code", 1000))
             await self._dispatch(self._parse(frame), api_key)
 
-    def _is_idle(self) -> bool:
-        if not self.requests:
-            return True
-        return any(r.handler.waiting_for_input and not r.input_ended for r in self.requests.values())
+    def _idle_wait(self) -> float | None:
+        """Seconds until the first request waiting for input times out; None: no request waits."""
+        waiting = [r.last_input for r in self.requests.values() if r.waits_for_input]
+        if not waiting:
+            return None
+        return max(0.0, min(waiting) + self.runtime.settings.limits.idle_timeout_s - time.monotonic())
+
+    async def _expire_idle_requests(self) -> None:
+        idle_timeout = self.runtime.settings.limits.idle_timeout_s
+        now = time.monotonic()
+        for request in list(self.requests.values()):
+            if request.waits_for_input and now - request.last_input >= idle_timeout - 1e-3:
+                error = ProtocolError(f"idle timeout: no message received for {idle_timeout:g} s")
+                await self._request_failed(request, error)
 
     @staticmethod
     def _parse(frame: MutableMapping[str, Any]) -> Message:
@@ -204,23 +241,48 @@ class GradiumConnection:
         kind = message["type"]
         if kind == "setup":
             await self._setup(message, api_key)
-        elif kind in INPUT_TYPES:
-            request = self._route(message)
-            if request.input_ended:
-                raise ProtocolError(f"'{kind}' message after end_of_stream")
-            await request.handler.handle_input(message)
-        elif kind == "end_of_stream":
-            await self._end_of_stream(message)
-        else:
+            return
+        if kind not in INPUT_TYPES and kind not in ("end_of_stream", "cancel"):
             raise ProtocolError(f"unknown message type '{kind}'")
+        if kind == "end_of_stream" and message.get("client_req_id") is None:
+            await self._end_all()
+            return
+        try:
+            request = self._route(message)
+        except ProtocolError as exc:
+            if exc.client_req_id is None:
+                raise
+            await self._request_error(exc)  # an unknown id on a multiplexed socket
+            return
+        if request is None:
+            return  # a late input for a request that was cancelled or has failed
+        request.last_input = time.monotonic()
+        try:
+            if kind == "cancel":
+                await self._cancel_request(request)
+            elif kind == "end_of_stream":
+                request.input_ended = True
+                await request.handler.end_input()
+            else:
+                if request.input_ended:
+                    raise ProtocolError(f"'{kind}' message after end_of_stream")
+                await request.handler.handle_input(message)
+        except ProtocolError as exc:
+            await self._request_failed(request, exc)
 
-    def _route(self, message: Message) -> _Request:
-        client_req_id = message.get("client_req_id")
-        if client_req_id is not None:
-            request = self.requests.get(str(client_req_id))
-            if request is None:
-                raise ProtocolError(f"no active request with client_req_id '{client_req_id}'")
-            return request
+    def _route(self, message: Message) -> _Request | None:
+        raw_id = message.get("client_req_id")
+        if raw_id is not None:
+            client_req_id = str(raw_id)
+            request = self.requests.get(client_req_id)
+            if request is not None:
+                return request
+            if client_req_id in self.ended_ids:
+                return None
+            raise ProtocolError(
+                f"no active request with client_req_id '{client_req_id}'",
+                client_req_id=client_req_id if self.multiplexed else None,
+            )
         # Unstamped inputs belong to the single active request (§13.24).
         if not self.requests:
             raise ProtocolError(f"'{message['type']}' message before setup: send a setup message first")
@@ -229,10 +291,30 @@ class GradiumConnection:
         return next(iter(self.requests.values()))
 
     async def _setup(self, message: Message, api_key: ApiKey) -> None:
-        if self.closing:
-            raise ProtocolError("setup after the final end_of_stream")
+        scoped = _is_scoped_setup(message)
+        self.multiplexed = self.multiplexed or scoped
         raw_id = message.get("client_req_id")
         client_req_id = None if raw_id is None else str(raw_id)
+        try:
+            request, ready = await self._open_request(message, api_key, client_req_id)
+        except ProtocolError as exc:
+            exc.client_req_id = exc.client_req_id or client_req_id
+            if not scoped:
+                raise
+            if client_req_id is not None:
+                self.ended_ids.append(client_req_id)  # its inputs in flight are dropped quietly
+            await self._request_error(exc)
+            return
+        self.requests[client_req_id] = request
+        await self.emit_for(request, {"type": "ready", **ready})
+        request.task = asyncio.create_task(self._run_request(request))
+
+    async def _open_request(
+        self, message: Message, api_key: ApiKey, client_req_id: str | None
+    ) -> tuple[_Request, Message]:
+        """A validated, started request and its ``ready`` fields."""
+        if self.closing:
+            raise ProtocolError("setup after the final end_of_stream")
         if client_req_id in self.requests:
             if client_req_id is None:
                 raise ProtocolError(
@@ -243,35 +325,28 @@ class GradiumConnection:
         if len(self.requests) >= self.runtime.settings.limits.max_requests_per_socket:
             raise ProtocolError("too many concurrent requests on this socket")
         await self.credentials.revalidate()  # every new request, not only the socket's first
+        handler = self.factory(message, api_key)
         close_on_eos = message.get("close_ws_on_eos")
-        try:
-            handler = self.factory(message, api_key)
-            if close_on_eos is not None:
-                handler.close_ws_on_eos = bool(close_on_eos)
-            ready = await handler.start()
-        except ProtocolError as exc:
-            exc.client_req_id = exc.client_req_id or client_req_id
-            raise
-        request = _Request(handler, client_req_id)
-        self.requests[client_req_id] = request
-        await self.emit_for(request, {"type": "ready", **ready})
-        request.task = asyncio.create_task(self._run_request(request))
+        if close_on_eos is not None:
+            handler.close_ws_on_eos = bool(close_on_eos)
+        ready = await handler.start()
+        return _Request(handler, client_req_id), ready
 
-    async def _end_of_stream(self, message: Message) -> None:
-        client_req_id = message.get("client_req_id")
-        if client_req_id is not None:
-            request = self._route(message)
-            request.input_ended = True
-            await request.handler.end_input()
-            return
-        # An unscoped end_of_stream ends every request and closes once they are done (§13.23).
+    async def _end_all(self) -> None:
+        """An unscoped end_of_stream ends every request and closes once they are done (§13.23)."""
         if not self.requests:
-            raise ProtocolError("end_of_stream before setup: send a setup message first")
+            if not self.ended_ids and not self.multiplexed:
+                raise ProtocolError("end_of_stream before setup: send a setup message first")
+            self.done.set()  # every request has ended: close normally
+            return
         self.closing = True
         for request in list(self.requests.values()):
             if not request.input_ended:
                 request.input_ended = True
-                await request.handler.end_input()
+                try:
+                    await request.handler.end_input()
+                except ProtocolError as exc:
+                    await self._request_failed(request, exc)
 
     # -- requests ----------------------------------------------------------------------------------
     async def _run_request(self, request: _Request) -> None:
@@ -279,26 +354,67 @@ class GradiumConnection:
             await request.handler.run(lambda m: self.emit_for(request, m))
             await self.emit_for(request, {"type": "end_of_stream"})
         except ProtocolError as exc:
-            exc.client_req_id = exc.client_req_id or request.client_req_id
-            await self._fail(exc)
+            await self._request_failed(request, exc)
             return
         except asyncio.CancelledError:
             return
         except Exception:
             log.exception("internal error in request %s", request.client_req_id)
-            await self._fail(
-                ProtocolError("internal server error", code=1011, client_req_id=request.client_req_id)
-            )
+            await self._request_failed(request, ProtocolError("internal server error", code=1011))
             return
-        self.requests.pop(request.client_req_id, None)
+        self._forget(request)
         if request.handler.close_ws_on_eos or (self.closing and not self.requests):
             self.done.set()
+
+    def _forget(self, request: _Request) -> None:
+        if self.requests.get(request.client_req_id) is request:
+            del self.requests[request.client_req_id]
+        if request.client_req_id is not None:
+            self.ended_ids.append(request.client_req_id)
+
+    async def _stop(self, request: _Request) -> None:
+        """Stop a request now: its task, its engine work and its queued frames."""
+        request.dropped = True
+        self._forget(request)
+        if request.task is not None and request.task is not asyncio.current_task():
+            request.task.cancel()
+            with contextlib.suppress(BaseException):
+                await request.task
+        with contextlib.suppress(Exception):
+            await request.handler.cancel()
+
+    async def _cancel_request(self, request: _Request) -> None:
+        await self._stop(request)
+        message: Message = {"type": "end_of_stream", "cancelled": True}
+        if request.client_req_id is not None:
+            message["client_req_id"] = request.client_req_id
+        await self.outbox.put(encode_message(message), wait=False)
+        if request.handler.close_ws_on_eos or (self.closing and not self.requests):
+            self.done.set()
+
+    async def _request_failed(self, request: _Request, error: ProtocolError) -> None:
+        """A multiplexed request's error ends that request; any other ends the socket."""
+        error.client_req_id = error.client_req_id or request.client_req_id
+        if not request.scoped:
+            await self._fail(error)
+            return
+        await self._stop(request)
+        await self._request_error(error)
+        if self.closing and not self.requests:
+            self.done.set()
+
+    async def _request_error(self, error: ProtocolError) -> None:
+        message: Message = {"type": "error", "message": error.message, "code": error.code}
+        if error.client_req_id is not None:
+            message["client_req_id"] = error.client_req_id
+        self._log(error)
+        await self.outbox.put(encode_message(message), wait=False)
 
     async def emit_for(self, request: _Request, message: Message) -> None:
         if request.client_req_id is not None:
             message["client_req_id"] = request.client_req_id
         # Waiting here is the back-pressure: the request's synthesis pauses while the queue is full.
-        await self.outbox.put(encode_message(message))
+        await self.outbox.put(encode_message(message), request)
 
     async def _fail(self, error: ProtocolError) -> None:
         if self.failure is not None:
@@ -307,8 +423,15 @@ class GradiumConnection:
         message: Message = {"type": "error", "message": error.message, "code": error.code}
         if error.client_req_id is not None:
             message["client_req_id"] = error.client_req_id
+        self._log(error)
         await self.outbox.put(encode_message(message), wait=False)
         self.done.set()
+
+    def _log(self, error: ProtocolError) -> None:
+        request = self.requests.get(error.client_req_id)
+        request_id = getattr(request.handler, "request_id", None) if request else None
+        label = error.client_req_id if request_id is None else f"{request_id}/{error.client_req_id}"
+        log_protocol_error("gradium", self.ws.url.path, label, error.message, error.code)
 
     async def _cancel_all(self) -> None:
         for request in list(self.requests.values()):
@@ -322,9 +445,12 @@ class GradiumConnection:
 
     # -- writing -----------------------------------------------------------------------------------
     async def _write_loop(self) -> None:
-        while (text := await self.outbox.get()) is not None:
+        while (item := await self.outbox.get()) is not None:
+            text, request = item
             if self.ws.application_state != WebSocketState.CONNECTED:
                 continue
+            if request is not None and request.dropped:
+                continue  # cancelled or failed: frames rendered before that are not sent
             try:
                 await self.ws.send_text(text)
             except Exception:
