@@ -48,6 +48,7 @@ MIN_WINDOW_S = 10.0
 FULL_WINDOW_S = 30.0
 TAIL_SILENCE_S = 0.5  # digital silence after the utterance: the decoder sees the speech end
 MAX_UTTERANCE_S = FULL_WINDOW_S - TAIL_SILENCE_S - 1.0
+TOKENS_PER_S, TOKENS_MARGIN, MAX_TOKENS = 8, 10, 440  # the cap on a pass's new tokens
 MAX_COMPRESSION_RATIO = 2.4  # above it the text repeats itself: decode again on the full window
 DETECTION_SURE = 0.9  # a stream keeps the detected language at this probability ...
 DETECTION_MIN_S = 2.0  # ... on at least this much speech,
@@ -399,6 +400,11 @@ class WhisperDecoder:
         window_s = tuning.final_window_s if final else MIN_WINDOW_S
         result = self._transcribe(audio, language, final=final, offset=offset, window_s=window_s)
         if _compression_ratio(result.text) > MAX_COMPRESSION_RATIO:
+            if not final:
+                # A partial that repeats itself is dropped, not decoded again on the full window:
+                # that retry took 2.6 s of a worker shared by 3 streams (all fell behind real time).
+                # The utterance's final pass still gets the retry.
+                return _Pass([], "")
             result = self._transcribe(audio, language, final=final, offset=offset, window_s=FULL_WINDOW_S)
         return result
 
@@ -418,6 +424,9 @@ class WhisperDecoder:
             "vad_filter": False,
         }
         duration = audio.size / SAMPLE_RATE
+        # A decoder caught in a repetition loop would run to Whisper's 448-token limit (seconds of
+        # a worker); real speech is under ~5 tokens a second.
+        options["max_new_tokens"] = min(MAX_TOKENS, TOKENS_MARGIN + round(TOKENS_PER_S * duration))
         with lock:
             model.min_window_s = window_s
             segments = list(model.transcribe(self._padded(audio), **options)[0])

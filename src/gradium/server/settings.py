@@ -65,6 +65,11 @@ class Settings:
     stt_search: str = field(default_factory=lambda: os.environ.get("GRADIUM_STT_SEARCH", "fast"))
     # Start the STT worker processes with the server (each with its models loaded) instead of with
     # the first STT stream: no first-request wait, the models' memory held while idle.
+    # Share of an STT worker's core that interim (partial) passes may use: more streams per worker
+    # then make interim words less frequent rather than every stream fall behind.
+    stt_partial_cpu_share: float = field(
+        default_factory=lambda: _env_float("GRADIUM_STT_PARTIAL_CPU_SHARE", 0.5)
+    )
     stt_prestart: bool = field(default_factory=lambda: os.environ.get("GRADIUM_STT_PRESTART", "") == "1")
     # espeak-ng copies synthesizing at once (one per core by default; see gradium.engines.espeak).
     tts_threads: int = field(
@@ -95,4 +100,9 @@ class Settings:
     def stt_options(self) -> SttEngineOptions:
         """The STT engine configuration every worker starts with (raises ValueError if invalid)."""
         whisper = WhisperOptions(model_dirs=dict(self.whisper_model_dirs), device=self.stt_device)
-        return SttEngineOptions(engine=self.stt_engine, search=self.stt_search, whisper=whisper)
+        return SttEngineOptions(
+            engine=self.stt_engine,
+            search=self.stt_search,
+            whisper=whisper,
+            partial_cpu_share=self.stt_partial_cpu_share,
+        )

@@ -45,12 +45,17 @@ class SttEngineOptions:
     engine: str = DEFAULT_ENGINE
     search: str = DEFAULT_SEARCH  # pocketsphinx search mode
     whisper: WhisperOptions = field(default_factory=WhisperOptions)
+    # Share of a worker's core that partial passes (interim words) may use; the rest is kept for
+    # the VAD, final passes and slack (gradium.workers.stt_worker.PartialBudget).
+    partial_cpu_share: float = 0.5
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown STT engine {self.engine!r}; valid: {', '.join(ENGINES)}")
         if self.search not in SEARCH_MODES:
             raise ValueError(f"unknown STT search mode {self.search!r}; valid: {', '.join(SEARCH_MODES)}")
+        if not 0 < self.partial_cpu_share <= 1:
+            raise ValueError("the partial passes' CPU share must be above 0 and at most 1")
 
 
 def engine_for_model(model_name: object, default: str = DEFAULT_ENGINE) -> str:

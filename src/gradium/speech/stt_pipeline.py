@@ -28,6 +28,7 @@ the VAD missed are still heard. Word times stay on the stream's clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,8 @@ STEP_SAMPLES = 1280  # 80 ms at 16 kHz
 VALID_DELAYS_IN_FRAMES: frozenset[int] = frozenset({7, 8, 10, 12, 14, 16, 20, 24, 32, 36, 48})
 DEFAULT_DELAY_IN_FRAMES = 10
 VAD_AGGRESSIVENESS = 2
+# Asked whether a due partial pass may run now; the argument says it is the utterance's first.
+PartialGate = Callable[[bool], bool]
 COMMIT_STABLE_S = 0.16  # a word is committed once the hypothesis up to it has held this long
 SENTENCE_END = (".", "?", "!", "…", "。")
 PRE_ROLL_S = 0.32  # audio before the VAD's speech onset that the recogniser still gets
@@ -213,10 +216,12 @@ class SttPipeline:
         self._last_partial = ""
         self._finished = False
 
-    def feed(self, data: bytes, *, partials: bool = True) -> list[SttEvent]:
+    def feed(self, data: bytes, *, partials: bool | PartialGate = True) -> list[SttEvent]:
         """Process input bytes. ``partials=False`` skips costly partial hypotheses (the caller knows
-        more audio is already waiting, as in batch transcription): utterance ends still commit.
-        Decoders whose partials cost nothing (interval 0) get them anyway, for the same words."""
+        more audio is already waiting, as in batch transcription): utterance ends still commit. A
+        :data:`PartialGate` is asked when a partial is due (a worker's CPU budget); a refused one is
+        due again at the next feed. Decoders whose partials cost nothing (interval 0) get them
+        anyway, for the same words."""
         self._check_open()
         self._append(self._audio.feed(data))
         if self.decoder.partial_interval_s == 0:
@@ -225,7 +230,9 @@ class SttPipeline:
         # One partial at most per feed, after its last step: a feed of seconds (an upload) costs
         # one decode, not one per interval.
         if partials and self._partial_due():
-            events += self._commit_stable()
+            first = self._partial_at == 0  # the utterance's first interim words: never held back
+            if not callable(partials) or partials(first):
+                events += self._commit_stable()
         return events
 
     def flush(self) -> list[SttEvent]:

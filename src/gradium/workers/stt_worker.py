@@ -11,6 +11,7 @@ Replies: ``("ready",)`` once the default engine is loaded, then ``("events", sid
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -44,12 +45,62 @@ class StreamError:
 PoolEvent = SttEvent | Flushed | Finished | StreamError
 
 
+# Partial passes (interim words) may take a share of a worker's core (SttEngineOptions); the rest
+# stays for the VAD, the utterances' final passes and queueing slack. Measured on 2 cores (tiny.en,
+# ~0.2 CPU s a pass every 1.2 s per stream): without a cap, 6 streams kept the workers at ~85 %
+# and a few coinciding final passes put streams 2.6-3.2 s behind.
+_BURST_S = 0.5  # CPU seconds of partial passes a quiet worker may spend at once
+
+
+class _Gate:
+    """One feed's answer to "may a due partial pass run now?" (remembers whether it said yes)."""
+
+    def __init__(self, budget: PartialBudget, busy: bool) -> None:
+        self.budget = budget
+        self.busy = busy
+        self.granted = False
+
+    def __call__(self, first: bool) -> bool:
+        self.granted = not self.busy and (first or self.budget.available())
+        return self.granted
+
+
+class PartialBudget:
+    """A token bucket of CPU seconds for partial passes: refilled at ``share`` per second.
+
+    When a worker carries more streams than the share affords, each stream's interim words come
+    less often (their interval stretches) instead of every stream falling behind real time. An
+    utterance's first partial always runs: the first interim words stay prompt.
+    """
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        self.balance = _BURST_S
+        self.updated = time.monotonic()
+
+    def available(self) -> bool:
+        now = time.monotonic()
+        self.balance = min(_BURST_S, self.balance + (now - self.updated) * self.share)
+        self.updated = now
+        return self.balance > 0
+
+    def spend(self, cpu_s: float) -> None:
+        self.balance -= cpu_s
+
+    def gate(self, *, busy: bool) -> _Gate:
+        """The gate of one feed; ``busy``: other streams' requests wait behind it, so no partial
+        runs now (the others' audio is not held up by interim words; it is due again next feed)."""
+        return _Gate(self, busy)
+
+
 class _Streams:
     """The pipelines of one worker and the request handlers that drive them."""
 
     def __init__(self, recognizers: Recognizers) -> None:
         self.recognizers = recognizers
         self.pipelines: dict[int, SttPipeline] = {}
+        self.budget = PartialBudget(recognizers.options.partial_cpu_share)
+        self.busy = False  # requests of other streams are waiting: a partial pass would delay them
 
     def handle(self, request: tuple[Any, ...], *, backlog: bool = False) -> list[PoolEvent]:
         kind, sid = request[0], request[1]
@@ -95,7 +146,14 @@ class _Streams:
         if kind == "feed":
             # With more requests already waiting (a batch upload, or a worker that fell behind),
             # partial hypotheses would be stale at once: skip them; utterance ends still commit.
-            return list(pipeline.feed(args[0], partials=not backlog))
+            if backlog:
+                return list(pipeline.feed(args[0], partials=False))
+            gate = self.budget.gate(busy=self.busy)
+            started = time.process_time()
+            fed: list[PoolEvent] = list(pipeline.feed(args[0], partials=gate))
+            if gate.granted:
+                self.budget.spend(time.process_time() - started)
+            return fed
         if kind == "flush":
             return [*pipeline.flush(), Flushed(args[0])]
         if kind == "finish":
@@ -138,6 +196,7 @@ def serve(requests: Connection, replies: Connection, options: SttEngineOptions |
             backlog = request[0] == "feed" and any(
                 later[0] == "feed" and later[1] == request[1] for later in waiting
             )
+            streams.busy = bool(waiting)  # other streams' requests wait behind this one
             try:
                 events = streams.handle(request, backlog=backlog)
             except Exception as exc:  # e.g. an open that failed validation or format lookup
