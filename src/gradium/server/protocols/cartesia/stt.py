@@ -159,6 +159,7 @@ class SttSocket:
             await self._error(str(exc), 400)
             await self.ws.close(code=1008)
             return
+        await self._opened()
         handle = self.runtime.stt_pool.open_stream("wav", self.language, model_name=self.model)
         relay = asyncio.create_task(self._relay(handle))
         watcher = asyncio.create_task(self.credentials.watch(partial(self._credentials_lapsed, relay)))
@@ -179,6 +180,9 @@ class SttSocket:
             if self.ws.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
                     await self.ws.close(self.close_code)
+
+    async def _opened(self) -> None:
+        """The query was valid and the stream is about to start (the turns API says so)."""
 
     async def _credentials_lapsed(self, relay: asyncio.Task[None], error: ProtocolError) -> None:
         """The key or token was revoked or expired during the stream: say so and end it (1008)."""

@@ -376,6 +376,11 @@ class GradiumConnection:
         """Stop a request now: its task, its engine work and its queued frames."""
         request.dropped = True
         self._forget(request)
+        await self._halt(request)
+
+    @staticmethod
+    async def _halt(request: _Request) -> None:
+        """Cancel a request's task (unless it is the caller) and its handler's engine work."""
         if request.task is not None and request.task is not asyncio.current_task():
             request.task.cancel()
             with contextlib.suppress(BaseException):
@@ -435,12 +440,7 @@ class GradiumConnection:
 
     async def _cancel_all(self) -> None:
         for request in list(self.requests.values()):
-            if request.task is not None and request.task is not asyncio.current_task():
-                request.task.cancel()
-                with contextlib.suppress(BaseException):
-                    await request.task
-            with contextlib.suppress(Exception):
-                await request.handler.cancel()
+            await self._halt(request)
         self.requests.clear()
 
     # -- writing -----------------------------------------------------------------------------------
