@@ -11,8 +11,11 @@ speaker-encoder similarity of 0.45-0.74 to held-out speech of a real speaker; a 
 3. Non-negative least squares finds the weights whose combination of the candidates' embeddings
    is nearest the sample's: embeddings of Kokoro mixes are close to the mix of the embeddings,
    so this lands near the best mix without rendering (0.66 -> 0.71 to the sample for LJ Speech).
-4. The mix and the best single voice are rendered once each and the one whose speech is closer to
-   the sample wins (the linear guess is occasionally worse than the single voice).
+4. In French, Spanish and Portuguese at least half of the mix is the language's own voices
+   (:func:`with_native_share`): Kokoro's rhythm and pronunciation live in the style vector too.
+5. The mix and the best single voice (for those languages: the nearest native one) are rendered
+   once each and the one whose speech is closer to the sample wins (the linear guess is
+   occasionally worse than the single voice).
 
 A greedy search that renders more mixes gained at most 0.03 on the sample and lost on held-out
 speech for noisy clips, so it is not done.
