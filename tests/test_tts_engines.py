@@ -157,7 +157,10 @@ def test_flite_available_is_false_for_unknown_voice() -> None:
 
 
 def test_espeak_instances_synthesize_in_parallel_and_identically() -> None:
-    """Several library copies run at once, and each gives the same samples as a single one."""
+    """Several library copies run at once, and each gives what a single one gives: the same
+    length and words, and the same waveform up to espeak-ng's noise, which draws from the C
+    library's process-wide rand(): copies synthesizing at the same moment interleave its sequence
+    (seen in about 1 of 30 parallel runs: correlation 0.997, every length and word equal)."""
     from concurrent.futures import ThreadPoolExecutor
 
     single = EspeakEngine().synthesize("Bonjour, votre commande est partie.", FRENCH)
@@ -169,8 +172,9 @@ def test_espeak_instances_synthesize_in_parallel_and_identically() -> None:
     assert len(engine._loaded) == 3  # every copy was used
     for text, result in zip(texts, results, strict=True):
         if text == texts[0]:
-            np.testing.assert_array_equal(result.pcm, single.pcm)
-            assert result.words == single.words
+            assert len(result.pcm) == len(single.pcm) and result.words == single.words
+            correlation = np.corrcoef(result.pcm.astype(np.float64), single.pcm.astype(np.float64))[0, 1]
+            assert correlation > 0.99, correlation  # a copy sharing another's globals is far off
 
 
 def test_espeak_reports_ipa_phonemes_inside_their_words() -> None:
