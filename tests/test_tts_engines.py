@@ -158,9 +158,9 @@ def test_flite_available_is_false_for_unknown_voice() -> None:
 
 def test_espeak_instances_synthesize_in_parallel_and_identically() -> None:
     """Several library copies run at once, and each gives what a single one gives: the same
-    length and words, and the same waveform up to espeak-ng's noise, which draws from the C
-    library's process-wide rand(): copies synthesizing at the same moment interleave its sequence
-    (seen in about 1 of 30 parallel runs: correlation 0.997, every length and word equal)."""
+    length and words, and the same waveform up to a small difference that copies synthesizing at
+    the same moment occasionally show (about 1 run in 30: correlation 0.997; see the engine's
+    docstring)."""
     from concurrent.futures import ThreadPoolExecutor
 
     single = EspeakEngine().synthesize("Bonjour, votre commande est partie.", FRENCH)

@@ -12,9 +12,11 @@ API call resets (``espeak_ng_SetRandSeed`` alone does not make the output repeat
 text came out with different samples, and even lengths, depending on what was spoken before. To make
 synthesis deterministic (``VoiceParams.reproducible``) an instance is unloaded (``dlclose``) after
 the call and loaded afresh for the next; calls that do not need it keep the library loaded. One
-limit remains: the noise source draws from the C library's rand(), which every copy shares, so two
-copies synthesizing at the same moment can interleave its sequence (same length and words, the
-waveform correlated at 0.997 instead of identical; seen in about 1 of 30 parallel runs).
+limit remains: copies synthesizing at the same moment occasionally differ slightly from a lone
+run (same length and words, the waveform correlated at 0.997; about 1 parallel run in 30, more
+often with Kokoro's phonemizer copy loaded). Each copy was checked to unload for real (``dlopen``
+with ``RTLD_NOLOAD`` finds none left), so some state shared between copies remains; it was not
+found.
 ``dlopen`` and ``dlclose`` are called as foreign functions so that they, like synthesis, run without
 the GIL, beside the event loop.
 """
