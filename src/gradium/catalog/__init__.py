@@ -68,7 +68,8 @@ _ESPEAK_ACCENT = {
     ("de", "de"): "de",
     ("de", "at"): "de",
 }
-_ESPEAK_LANGUAGE = {"en": "en-us", "es": "es", "pt": "pt-br", "fr": "fr", "de": "de"}
+# Each language code's espeak-ng voice (its default accent).
+ESPEAK_LANGUAGE = {"en": "en-us", "es": "es", "pt": "pt-br", "fr": "fr", "de": "de"}
 
 # Variants per gender. For English only those pocketsphinx understands best (engines.md 2.3:
 # edward/klatt4/klatt and f2; f4 lost 92 % of the words with the British voice in our round trip),
@@ -127,7 +128,7 @@ def _espeak_pitch(voice: CatalogVoice) -> int:
 
 
 def _espeak_voice(voice: CatalogVoice) -> str:
-    accent = _ESPEAK_ACCENT.get((voice.language, voice.country), _ESPEAK_LANGUAGE.get(voice.language, "en"))
+    accent = _ESPEAK_ACCENT.get((voice.language, voice.country), ESPEAK_LANGUAGE.get(voice.language, "en"))
     pool: tuple[str, ...]
     if voice.gender == "Neutral":
         pool = _NEUTRAL_VARIANTS
@@ -176,14 +177,14 @@ _FLAGSHIP_KOKORO = {
     "pYcGZz9VOo4n2ynh": "pf_dora",  # Alice
     "M-FvVo9c-jGR4PgP": "pm_alex",  # Davi
 }
-_KOKORO_ACCENT = {"en": "en-US", "fr": "fr", "es": "es", "pt": "pt-BR"}
+KOKORO_ACCENT = {"en": "en-US", "fr": "fr", "es": "es", "pt": "pt-BR"}  # each language's Kokoro accent
 _BRITISH_COUNTRIES = ("gb", "au", "in")
 SECONDARY_WEIGHT = 0.25
 
 
 def neural_voice(voice: CatalogVoice) -> NeuralVoice | None:
     """The Kokoro voice of a catalog voice, or None where no neural voice speaks its language."""
-    accent = _KOKORO_ACCENT.get(voice.language)
+    accent = KOKORO_ACCENT.get(voice.language)
     if accent is None:
         return None
     if voice.language == "en" and voice.country in _BRITISH_COUNTRIES:

@@ -166,6 +166,9 @@ LANGUAGES = {
 }
 # A voice name's first letter says its language (a = American English, b = British, ...).
 _VOICE_LANGUAGE = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr-fr", "p": "pt-br"}
+# The same letters as the accents the rest of gradium names, and each accent's language code.
+ACCENT_OF_PREFIX = {"a": "en-US", "b": "en-GB", "e": "es", "f": "fr", "p": "pt-BR"}
+LANGUAGE_OF_ACCENT = {"en-US": "en", "en-GB": "en", "es": "es", "fr": "fr", "pt-BR": "pt"}
 
 
 def default_voices_dir() -> Path:

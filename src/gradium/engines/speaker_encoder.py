@@ -107,7 +107,6 @@ class SpeakerEncoder:
 
     def _forward(self, mels: NDArray[np.float32]) -> NDArray[np.float32]:
         x = mels  # (batch, frames, bands)
-        hidden = np.zeros((x.shape[0], self._layers[0].w_hh.shape[1]), np.float32)
         for layer in self._layers:
             x, hidden = _lstm_layer(layer, x)
         raw = np.maximum(hidden @ self._linear_w.T + self._linear_b, 0.0)

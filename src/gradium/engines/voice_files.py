@@ -24,15 +24,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradium.engines.kokoro import VOICE_SHA256
+from gradium.engines.kokoro import ACCENT_OF_PREFIX, LANGUAGE_OF_ACCENT, VOICE_SHA256
 from gradium.engines.neural import LocalFile
 from gradium.engines.piper import MODELS as STOCK_PIPER
 
 PIPER, KOKORO = "piper", "kokoro"
 KOKORO_STYLE_BYTES = 510 * 256 * 4
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_KOKORO_ACCENTS = {"a": "en-US", "b": "en-GB", "e": "es", "f": "fr", "p": "pt-BR"}
-_LANGUAGE_OF_ACCENT = {"en-US": "en", "en-GB": "en", "es": "es", "fr": "fr", "pt-BR": "pt"}
 _HINT = "restart gradium serve after changing a voice file"
 LANGUAGES = ("en", "fr", "de", "es", "pt")
 
@@ -87,7 +85,7 @@ def _piper_voice(model: Path) -> VoiceFile:
 
 def _kokoro_voice(style: Path) -> VoiceFile:
     name = _checked_name(style, style.stem)
-    accent = _KOKORO_ACCENTS.get(name[:1])
+    accent = ACCENT_OF_PREFIX.get(name[:1])
     if accent is None or name[1:2] not in ("f", "m"):
         raise VoiceFileError(
             f"{style}: name a Kokoro voice like Kokoro's own (af_name, bm_name, ef_, ff_, pf_...):"
@@ -97,7 +95,7 @@ def _kokoro_voice(style: Path) -> VoiceFile:
         raise VoiceFileError(f"{style}: {name!r} is the name of a stock Kokoro voice; rename the file")
     if style.stat().st_size != KOKORO_STYLE_BYTES:
         raise VoiceFileError(f"{style}: a Kokoro voice is {KOKORO_STYLE_BYTES} bytes (510 x 256 float32)")
-    return VoiceFile(KOKORO, name, _LANGUAGE_OF_ACCENT[accent], accent, name[1] == "f", (_pinned(style),))
+    return VoiceFile(KOKORO, name, LANGUAGE_OF_ACCENT[accent], accent, name[1] == "f", (_pinned(style),))
 
 
 def scan(folder: Path) -> dict[str, VoiceFile]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gradium.catalog import ESPEAK_LANGUAGE
 from gradium.engines.base import NeuralVoice, VoiceParams
 from gradium.engines.voice_files import VoiceFile
 
-_ESPEAK_ACCENT = {"en": "en-us", "fr": "fr", "de": "de", "es": "es", "pt": "pt-br"}
 _installed: dict[str, VoiceFile] = {}
 
 
@@ -34,7 +34,7 @@ def params_of(voice: VoiceFile) -> VoiceParams:
     rendering (``model_name: "formant"`` or a server started without neural engines)."""
     return VoiceParams(
         language=voice.language,
-        espeak_voice=_ESPEAK_ACCENT[voice.language],
+        espeak_voice=ESPEAK_LANGUAGE[voice.language],
         neural=NeuralVoice(voice.engine, voice.name, voice.accent),
     )
 

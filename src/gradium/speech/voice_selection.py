@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from gradium.accounts.errors import UnknownDraft, UnknownVoice
 from gradium.accounts.store import AccountStore
 from gradium.accounts.voice_store import DRAFT_ID_PREFIX
-from gradium.catalog import DEFAULT_VOICE_ID, CatalogVoice, load_catalog, voice_params
+from gradium.catalog import DEFAULT_VOICE_ID, ESPEAK_LANGUAGE, CatalogVoice, load_catalog, voice_params
 from gradium.catalog.aliases import canonical_voice_id
 from gradium.engines.base import NEUTRAL_RATE_WPM, TTSEngine, VoiceParams
 from gradium.engines.pitch import clamp_factor
@@ -67,7 +67,6 @@ class BaseVoice:
     warp_limits: tuple[float, float]  # envelope warps that keep it intelligible (round-trip WER)
 
 
-_ESPEAK_ACCENT = {"en": "en-us", "fr": "fr", "de": "de", "es": "es", "pt": "pt-br"}
 # English: the two flite voices pocketsphinx understands best; slt warped upwards lost words fast.
 _FLITE_BASES = (
     BaseVoice(VoiceParams("en", "en-us+edward", "rms"), 101.0, (0.9, 1.12)),
@@ -78,7 +77,7 @@ _FLITE_BASES = (
 def base_voices(language: str, *, flite: bool) -> tuple[BaseVoice, ...]:
     if language == "en" and flite:
         return _FLITE_BASES
-    accent = _ESPEAK_ACCENT.get(language, "en-us")
+    accent = ESPEAK_LANGUAGE.get(language, "en-us")
     # edward (English) and m3 are the clearest low espeak variants, f2 the clearest high one.
     low = "edward" if language == "en" else "m3"
     return (
@@ -149,7 +148,7 @@ def _custom(
     profile = VoiceProfile.from_json(dict(profile_json))
     # A designed accent (e.g. British English) needs espeak's voice for it; flite speaks US English.
     accent = profile.extra.get("accent")
-    accent = accent if isinstance(accent, str) and accent != _ESPEAK_ACCENT.get(language) else None
+    accent = accent if isinstance(accent, str) and accent != ESPEAK_LANGUAGE.get(language) else None
     base = closest_base(profile, language, flite=flite and accent is None)
     params = base.params
     if accent is not None:

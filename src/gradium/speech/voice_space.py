@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from gradium.catalog import KOKORO_ACCENT
 from gradium.engines.base import NeuralVoice, VoiceParams
+from gradium.engines.kokoro import ACCENT_OF_PREFIX, LANGUAGE_OF_ACCENT
 from gradium.engines.voice_transform import CALIBRATION_TEXT
 
 EMBEDDINGS_FILE = Path(__file__).resolve().parent.parent / "catalog" / "kokoro_speaker_embeddings.json"
 ENGINE = "kokoro"
-# A Kokoro voice name's first letter is its accent, its second its gender: "af_heart" = US, feminine.
-ACCENT_OF_PREFIX = {"a": "en-US", "b": "en-GB", "e": "es", "f": "fr", "p": "pt-BR"}
-LANGUAGE_OF_ACCENT = {"en-US": "en", "en-GB": "en", "es": "es", "fr": "fr", "pt-BR": "pt"}
-ACCENT_OF_LANGUAGE = {"en": "en-US", "es": "es", "fr": "fr", "pt": "pt-BR"}
+# What a clone of each language speaks (English clones may turn British: voice_match.accent_for).
+ACCENT_OF_LANGUAGE = KOKORO_ACCENT
 
 
 @dataclass(frozen=True)
