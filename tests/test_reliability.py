@@ -156,6 +156,39 @@ async def test_http_tts_lone_surrogate_is_400_and_free(server: LiveServer) -> No
     assert await remaining(server) == before
 
 
+async def post_raw(server: LiveServer, url: str, data: Any, content_type: str | None) -> tuple[int, Any]:
+    headers = {"x-api-key": server.api_key, "Cartesia-Version": CARTESIA_VERSION}
+    if content_type is not None:
+        headers["content-type"] = content_type
+    async with (
+        aiohttp.ClientSession(skip_auto_headers=["Content-Type"]) as session,
+        session.post(url, data=data, headers=headers) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_an_oversized_json_body_is_413_before_it_is_read_and_free(server: LiveServer) -> None:
+    """JSON bodies were buffered whole before any limit: a client could make the server hold
+    hundreds of MB. Declared, chunked and untyped bodies over 1 MiB are now refused unread."""
+    before = await remaining(server)
+    huge = json.dumps({"text": "a" * (2 * 1024 * 1024)}).encode()
+    tts_url = server.base_url + "post/speech/tts"
+    status, body = await post_raw(server, tts_url, huge, "application/json")
+    assert status == 413 and "larger than 1024 KiB" in body["detail"], body
+    status, body = await post_raw(server, server.root_url + "/tts/bytes", huge, None)  # untyped
+    assert status == 413 and "larger than" in body["detail"], body
+
+    async def chunks() -> Any:  # chunked transfer: no content-length to refuse it by
+        for _ in range(24):
+            yield b"[" * 65536
+
+    status, body = await post_raw(server, tts_url, chunks(), "application/json")
+    assert status == 413 and "larger than" in body["detail"], body
+    assert await remaining(server) == before
+    status, body = await gradium_http(server, "POST", "post/speech/tts", json={"text": "Still here."})
+    assert status == 200
+
+
 async def test_cartesia_ws_lone_surrogate_is_a_clear_error(server: LiveServer) -> None:
     before = await remaining(server)
     messages, _ = await cartesia_ws(server, [{**cartesia_body(LONE_SURROGATE), "context_id": "c1"}])

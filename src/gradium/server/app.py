@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gradium.server.json_guard import RejectInvalidJsonText
+from gradium.server.json_guard import GuardJsonBodies
 from gradium.server.protocol_log import install_secret_filter, log_protocol_error
 from gradium.server.protocols.cartesia.router import cartesia_router
 from gradium.server.protocols.cartesia.slashes import CollapseSlashes
@@ -101,7 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(_gradium_websockets(runtime), prefix="/api")
     # The Cartesia API lives at the root: the SDK's base_url is the server's root URL.
     app.include_router(cartesia_router(runtime))
-    app.add_middleware(RejectInvalidJsonText)
+    app.add_middleware(GuardJsonBodies)
     app.include_router(openai_router(), prefix="/v1")
     app.add_middleware(CollapseSlashes)
     _install_error_handlers(app)

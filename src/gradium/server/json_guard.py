@@ -1,9 +1,11 @@
-"""Refuse JSON request bodies holding lone surrogates before any route sees them.
+"""Refuse oversized JSON request bodies, and those holding lone surrogates, before any route sees them.
 
 One check at the edge instead of one per field: ``"\\ud800"`` is valid JSON but not valid text,
 and a route that stores or speaks it would fail with a 500 (after charging, for TTS). The body is
 buffered (JSON bodies are small: the largest, a TTS request, is capped at 20,000 characters) and
-replayed to the application unchanged when it is clean.
+replayed to the application unchanged when it is clean. Buffering is bounded: a body over
+MAX_JSON_BODY_BYTES is refused with 413 as soon as its ``content-length`` or its bytes so far say so,
+without reading the rest. Requests without a content type count as JSON (FastAPI parses them so).
 """
 
 from __future__ import annotations
@@ -14,15 +16,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gradium.text.validate import TextError, check_json_strings
 
+# 20,000 characters of TTS text written as JSON escapes take 120 KB; voice embeddings and
+# pronunciation lists are smaller still. Uploads (multipart) have their own limits.
+MAX_JSON_BODY_BYTES = 1024 * 1024
+TOO_LARGE = f"the JSON request body is larger than {MAX_JSON_BODY_BYTES // 1024} KiB"
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            return bytes(value)
+    return None
+
 
 def _is_json(scope: Scope) -> bool:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-type":
-            return b"json" in value.lower()
-    return False
+    content_type = _header(scope, b"content-type")
+    return content_type is None or b"json" in content_type.lower()
 
 
-async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
+def _declared_too_large(scope: Scope) -> bool:
+    length = _header(scope, b"content-length")
+    return length is not None and length.isdigit() and int(length) > MAX_JSON_BODY_BYTES
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes] | None:
+    """The body's messages and bytes; None as soon as it passes MAX_JSON_BODY_BYTES."""
     messages: list[Message] = []
     body = bytearray()
     while True:
@@ -31,6 +49,8 @@ async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
         if message["type"] != "http.request":
             break
         body += message.get("body", b"")
+        if len(body) > MAX_JSON_BODY_BYTES:
+            return None
         if not message.get("more_body", False):
             break
     return messages, bytes(body)
@@ -49,7 +69,9 @@ def _problem(body: bytes) -> str | None:
     return None
 
 
-class RejectInvalidJsonText:
+class GuardJsonBodies:
+    """ASGI middleware: JSON bodies over the size limit get 413, invalid text 400, both JSON."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -57,7 +79,11 @@ class RejectInvalidJsonText:
         if scope["type"] != "http" or not _is_json(scope):
             await self.app(scope, receive, send)
             return
-        messages, body = await _read_body(receive)
+        read = None if _declared_too_large(scope) else await _read_body(receive)
+        if read is None:
+            await _send_json_error(send, 413, TOO_LARGE)
+            return
+        messages, body = read
         if (problem := _problem(body)) is not None:
             await _send_json_error(send, 400, problem)
             return
