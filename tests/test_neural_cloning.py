@@ -60,6 +60,8 @@ async def test_a_feminine_speaker_gets_a_feminine_kokoro_mix(lj_clone: dict[str,
     neural = lj_clone["profile"]["neural_voice"]
     assert neural["accent"] in ("en-US", "en-GB")
     assert 0.5 < neural["similarity"] <= 1.0
+    # LJ Speech's recording is brighter than any Kokoro voice: the clone keeps a timbre equaliser.
+    assert len(neural["eq_db"]) == 32 and max(abs(g) for g in neural["eq_db"]) > 1.0, neural
 
 
 async def test_the_neural_clone_is_closer_to_held_out_speech_than_the_dsp_clone(

@@ -35,6 +35,8 @@ class NeuralVoice:
     voice: str | VoiceMix  # "af_heart", "en_US-joe-medium", or (("af_heart", 0.6), ("af_bella", 0.4))
     accent: str  # what it speaks: "en-US", "en-GB", "fr", "es", "pt-BR"
     pitch_factor: float = 1.0  # post-synthesis F0 shift of this voice (VoiceParams' is the formant one)
+    # Post-synthesis timbre equaliser, dB per profile band (gradium.engines.voice_eq); None: flat.
+    eq_db: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 The streaming model hands every engine a :class:`VoiceParams`; these adapters read its ``neural``
 voice and its speed (``rate_wpm`` relative to :data:`NEUTRAL_RATE_WPM`, which carries
 ``padding_bonus``, Cartesia's ``speed`` and ``temp``'s per-clause variation) and call the engine.
-The neural voice's own ``pitch_factor`` is applied after synthesis; ``VoiceParams.pitch_factor``
-belongs to the formant engines (flite's per-voice shift) and is not applied to a neural voice.
+The neural voice's own ``pitch_factor`` and ``eq_db`` (a clone's timbre equaliser) are applied after
+synthesis; ``VoiceParams.pitch_factor`` belongs to the formant engines (flite's per-voice shift) and
+is not applied to a neural voice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .kokoro import FETCH_HINT, MODEL_PARTS, VOICE_SHA256, KokoroEngine, KokoroV
 from .neural import LocalFile, WeightFile
 from .piper import DEFAULT_MODEL, MODELS, PiperEngine, PiperVoice
 from .pitch import apply_pitch_factor
+from .voice_eq import apply_voice_eq
 from .voice_files import VoiceFile
 from .weights import verified_local_file, verified_path
 
@@ -112,7 +114,7 @@ class KokoroTTS:
         neural = _neural(voice, KOKORO)
         kokoro = KokoroVoice(name=neural.voice, language=neural.accent, speed=_speed(voice, KOKORO_SPEEDS))
         synthesis = synthesize_in_pieces(lambda piece: self.engine.synthesize(piece, kokoro), text)
-        return apply_pitch_factor(synthesis, neural.pitch_factor)
+        return apply_voice_eq(apply_pitch_factor(synthesis, neural.pitch_factor), neural.eq_db)
 
 
 class PiperTTS:
@@ -128,7 +130,7 @@ class PiperTTS:
         neural = _neural(voice, PIPER)
         piper = PiperVoice(model=str(neural.voice), speed=_speed(voice, PIPER_SPEEDS))
         synthesis = synthesize_in_pieces(lambda piece: self.engine.synthesize(piece, piper), text)
-        return apply_pitch_factor(synthesis, neural.pitch_factor)
+        return apply_voice_eq(apply_pitch_factor(synthesis, neural.pitch_factor), neural.eq_db)
 
 
 def _check(file: WeightFile) -> None:

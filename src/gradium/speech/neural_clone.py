@@ -41,9 +41,11 @@ def with_neural_voice(profile: VoiceProfile, language: str, render: Render) -> V
     match = match_voice(
         np.array(profile.speaker_embedding, dtype=np.float32),
         profile.f0_median_hz,
+        profile.envelope_db,
         language,
         stock_voices(),
-        lambda voice: embed_speech(render(text, voice, language)),
+        lambda voice: render(text, voice, language),
+        embed_speech,
     )
     return replace(profile, neural_voice=match.to_json())
 

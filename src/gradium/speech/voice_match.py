@@ -16,6 +16,13 @@ speaker-encoder similarity of 0.45-0.74 to held-out speech of a real speaker; a 
 5. The mix and the best single voice (for those languages: the nearest native one) are rendered
    once each and the one whose speech is closer to the sample wins (the linear guess is
    occasionally worse than the single voice).
+6. Each rendering also gets a timbre equaliser (:func:`timbre_eq`): the smooth per-band gain that
+   takes its mean spectral envelope to the sample's, applied to every later synthesis
+   (:mod:`gradium.engines.voice_eq`). It carries what no stock voice has: the speaker's own
+   resonances and the colour of their microphone and room. On held-out speech of 8 corpus speakers
+   it raised the similarity by 0.05-0.13 on 7 of them (LJ Speech 0.73 -> 0.77, FLEURS fr 005
+   0.53 -> 0.66) and cost 0.006 on one (benchmarks/cloning_neural.py). The equalised rendering
+   only wins where it is closer to the sample than the plain one.
 
 A greedy search that renders more mixes gained at most 0.03 on the sample and lost on held-out
 speech for noisy clips, so it is not done.
@@ -25,14 +32,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import nnls
 
-from gradium.engines.base import NeuralVoice, VoiceMix
+from gradium.engines.base import NeuralVoice, Synthesis, VoiceMix
+from gradium.engines.voice_eq import EqBands, apply_voice_eq
+from gradium.speech.voice_profile import VoiceAnalysisError, analyse_voice
 from gradium.speech.voice_space import ACCENT_OF_LANGUAGE, ENGINE, StockVoice
 
 # Speakers at or above this median F0 get feminine candidates, below it masculine ones. Offering
@@ -42,8 +51,12 @@ FEMININE_FROM_HZ = 150.0
 CANDIDATES = 8  # the stock voices nearest the sample that the mix is fitted over
 MIN_WEIGHT = 0.05  # smaller shares are dropped: they change nothing audible
 
+# The equaliser's per-band limit: past it a boost only lifts the engine's noise floor.
+EQ_LIMIT_DB = 12.0
+
 Embedding = NDArray[np.float32]
-RenderEmbedding = Callable[[NeuralVoice], Embedding]  # speak the test text with a voice, embed it
+Render = Callable[[NeuralVoice], Synthesis]  # speak the test text with a voice
+Embed = Callable[[Synthesis], Embedding]  # the speaker embedding of some speech
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,9 @@ def neural_voice_from_json(data: dict[str, object]) -> NeuralVoice:
     raw: Any = data["voice"]
     voice: str | VoiceMix = raw if isinstance(raw, str) else tuple((str(n), float(w)) for n, w in raw)
     pitch: Any = data.get("pitch_factor", 1.0)
-    return NeuralVoice(str(data["engine"]), voice, str(data["accent"]), float(pitch))
+    eq: Any = data.get("eq_db")
+    eq_db = None if not eq else tuple(float(v) for v in eq)
+    return NeuralVoice(str(data["engine"]), voice, str(data["accent"]), float(pitch), eq_db)
 
 
 def candidate_voices(stock: Sequence[StockVoice], f0_median_hz: float) -> list[StockVoice]:
@@ -102,11 +117,14 @@ def accent_for(language: str, mix: VoiceMix, stock: Sequence[StockVoice]) -> str
 def match_voice(
     sample: Embedding,
     f0_median_hz: float,
+    envelope_db: EqBands | None,
     language: str,
     stock: Sequence[StockVoice],
-    render_embedding: RenderEmbedding,
+    render: Render,
+    embed: Embed,
 ) -> VoiceMatch:
-    """The mix (or single stock voice) whose speech is nearest the sample; renders twice."""
+    """The mix (or single stock voice), plain or equalised towards ``envelope_db`` (the sample's
+    spectral envelope), whose speech is nearest the sample; renders twice."""
     candidates = candidate_voices(stock, f0_median_hz)
     best_stock = max(candidates, key=lambda v: float(v.embedding @ sample))
     mix = fitted_mix(sample, candidates)
@@ -120,9 +138,28 @@ def match_voice(
     scored: list[tuple[float, NeuralVoice]] = []
     for option in options:
         voice = NeuralVoice(ENGINE, option, accent_for(language, option, stock))
-        scored.append((float(render_embedding(voice) @ sample), voice))
+        speech = render(voice)
+        scored.append((float(embed(speech) @ sample), voice))
+        eq = None if envelope_db is None else timbre_eq(envelope_db, speech)
+        if eq is not None:
+            equalised = apply_voice_eq(speech, eq)
+            scored.append((float(embed(equalised) @ sample), replace(voice, eq_db=eq)))
     similarity, voice = max(scored, key=lambda pair: pair[0])
     return VoiceMatch(voice, similarity, best_stock.name, float(best_stock.embedding @ sample))
+
+
+def timbre_eq(envelope_db: EqBands, speech: Synthesis) -> EqBands | None:
+    """Per-band gains (dB) that take ``speech``'s mean voiced spectral envelope to ``envelope_db``,
+    both on the profile's band grid; None when ``speech`` has too little voicing to measure."""
+    try:
+        rendered = analyse_voice(speech.pcm, speech.sample_rate)
+    except VoiceAnalysisError:
+        return None
+    if rendered.envelope_db is None:
+        return None
+    gains = np.clip(np.subtract(envelope_db, rendered.envelope_db), -EQ_LIMIT_DB, EQ_LIMIT_DB)
+    gains -= np.median(gains)  # shape only: the median band keeps its level
+    return tuple(round(float(g), 1) for g in gains)
 
 
 def _natives(
@@ -190,6 +227,7 @@ def neural_voice_to_json(voice: NeuralVoice) -> dict[str, object]:
         "voice": mix if isinstance(mix, str) else [[name, round(w, 3)] for name, w in mix],
         "accent": voice.accent,
         "pitch_factor": voice.pitch_factor,
+        **({} if voice.eq_db is None else {"eq_db": list(voice.eq_db)}),
     }
 
 
