@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gradium.accounts.db import organisations, usage
+from gradium.accounts.db import new_id, organisations, usage
 from gradium.accounts.errors import InsufficientCredits, UnknownOrganisation
 
 
@@ -111,7 +111,7 @@ def _book(conn: Connection, org_id: int, service: str, usage_id: int | None, cre
         created = conn.execute(
             sa.insert(usage).values(org_id=org_id, service=service, requests=1, credits=credits)
         )
-        return int(created.lastrowid)
+        return new_id(created)
     updated = conn.execute(
         sa.update(usage)
         .where(usage.c.id == usage_id, usage.c.org_id == org_id)
