@@ -38,9 +38,8 @@ class Postgres:
     as_user: list[str]
 
     def run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True, timeout=60, check=True
-        )
+        command = [*self.as_user, str(self.bin / tool), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
 
     def stop(self) -> None:
         subprocess.run(
