@@ -314,3 +314,21 @@ async def test_sigterm_drains_streams_in_flight_while_the_other_replica_serves(r
     drained = re.search(r"drained in ([0-9.]+) s", c.log())
     assert drained is not None, c.log()
     print(f"\nFIGURE SIGTERM, a stream in flight: drained in {drained.group(1)} s, exit after {exited:.2f} s")
+
+
+async def test_json_log_lines_carry_the_request_id(replicas: Replicas) -> None:
+    server = replicas.b
+    headers = {"x-api-key": "gd_" + "x" * 40, "x-request-id": "trace-42"}
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{server.base_url}post/speech/tts", json={"text": TEXT}, headers=headers
+    ) as response:
+        assert response.status == 401 and response.headers["x-request-id"] == "trace-42"
+    deadline = time.monotonic() + 10
+    while True:  # the access line is written once the response has gone
+        lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+        mine = [line for line in lines if line.get("request_id") == "trace-42"]
+        if len(mine) >= 2 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert {line["logger"] for line in mine} == {"gradium.protocol", "uvicorn.access"}, mine
+    assert all({"ts", "level", "logger", "message"} <= line.keys() for line in lines)

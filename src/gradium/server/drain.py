@@ -11,6 +11,7 @@ SIGTERM or SIGINT during the drain exits at once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import signal
 import socket
@@ -40,8 +41,9 @@ class DrainingServer(uvicorn.Server):
             # Not a SIGTERM, not started yet, or a second signal: uvicorn's immediate shutdown.
             super().handle_exit(sig, frame)
             return
-        # Signal handlers run between two bytecodes of the loop's thread: hand the work to the loop.
-        self._loop.call_soon_threadsafe(self._start_drain)
+        # Signal handlers run between two bytecodes of the loop's thread: hand the work to the loop,
+        # in a fresh context (not that of whichever request was running, e.g. its request id).
+        self._loop.call_soon_threadsafe(self._start_drain, context=contextvars.Context())
 
     def _start_drain(self) -> None:
         if self._drain is None:

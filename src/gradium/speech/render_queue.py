@@ -113,10 +113,13 @@ class DeadlineExecutor(Executor):
                 self._finished(None)
                 continue
             began = time.monotonic()
+            # Counted as finished before the future resolves: whoever awaits it sees the queue as
+            # it now is.
             try:
                 result = call()
             except BaseException as exc:  # handed to whoever awaits the future
+                self._finished(time.monotonic() - began)
                 future.set_exception(exc)
             else:
+                self._finished(time.monotonic() - began)
                 future.set_result(result)
-            self._finished(time.monotonic() - began)
