@@ -72,7 +72,8 @@ class AccountStore(VoiceStoreMixin, LedgerMixin):
     ) -> None:
         """``database_url`` (``postgresql://...``) replaces ``DATA_DIR/gradium.db``; ``voices_dir``
         replaces ``DATA_DIR/voices`` (replicas share both: see the README's replicas section)."""
-        data_dir.mkdir(parents=True, exist_ok=True)
+        if database_url is None:  # the SQLite file lives there (samples make their own folders)
+            data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_FILENAME
         self.url = database_url or sqlite_url(self.path)
         self._voices_dir = voices_dir if voices_dir is not None else data_dir / VOICES_DIRNAME
