@@ -2,7 +2,7 @@
 SIGTERM drain and the Prometheus metrics (README: "Running several replicas").
 
 Three ``gradium serve`` processes share a real PostgreSQL (tests/postgres.py), a voices directory
-and a token secret: A and B as configured for production, C with room for one stream only (the
+and a token secret: A and B as configured for production, C with room for two streams only (the
 saturated replica), later drained with SIGTERM. Figures (seconds, counts) are printed for the README,
 never asserted on.
 """
@@ -39,7 +39,7 @@ LJ = CORPUS / "en_ljspeech_LJ001-0001.wav"
 class Replicas:
     a: LiveServer
     b: LiveServer
-    c: LiveServer  # --max-streams 1
+    c: LiveServer  # --max-streams 2
     env: dict[str, str]
     voices_dir: Path
 
@@ -63,7 +63,7 @@ def replicas(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> It
     servers = [a]
     try:
         servers.append(start_server(root / "b", env=env, api_key=a.api_key))
-        servers.append(start_server(root / "c", "--max-streams", "1", "--drain-timeout", "60", env=env,
+        servers.append(start_server(root / "c", "--max-streams", "2", "--drain-timeout", "60", env=env,
                                    api_key=a.api_key))
         yield Replicas(*servers, env=env, voices_dir=voices_dir)
     finally:
@@ -247,19 +247,35 @@ async def test_metrics_count_what_was_done(replicas: Replicas) -> None:
     assert ("gradium_worker_restarts_total", ()) in after
 
 
+async def open_tts(session: aiohttp.ClientSession, server: LiveServer) -> aiohttp.ClientWebSocketResponse:
+    """A TTS stream that is set up and waits for its text."""
+    ws = await session.ws_connect(
+        f"ws://{server.host}:{server.port}/api/speech/tts", headers={"x-api-key": server.api_key}
+    )
+    await ws.send_json({"type": "setup", "voice_id": EMMA, "output_format": "wav"})
+    assert (await ws.receive_json())["type"] == "ready"
+    return ws
+
+
+async def finish_tts(ws: aiohttp.ClientWebSocketResponse, text: str) -> list[str]:
+    """Send the rest of a stream's text and read it to its end: the message types received."""
+    await ws.send_json({"type": "text", "text": text})
+    await ws.send_json({"type": "end_of_stream"})
+    kinds = [json.loads(message.data)["type"] async for message in ws]
+    assert ws.close_code == 1000 and kinds[-1] == "end_of_stream" and "audio" in kinds, (ws.close_code, kinds)
+    return kinds
+
+
 async def test_a_saturated_replica_refuses_at_once_and_another_serves(replicas: Replicas) -> None:
     c, b = replicas.c, replicas.b
-    # One open stream (it waits for more text) fills C.
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        f"ws://{c.host}:{c.port}/api/speech/tts", headers={"x-api-key": c.api_key}
-    ) as held:
-        await held.send_json({"type": "setup", "voice_id": EMMA, "output_format": "wav"})
-        assert (await held.receive_json())["type"] == "ready"
+    async with aiohttp.ClientSession() as session:
+        # Two open streams (waiting for their text) fill C.
+        held = [await open_tts(session, c) for _ in range(2)]
         began = time.monotonic()
         status, headers, body = await post_tts(session, c, c.api_key)
         refuse_http = time.monotonic() - began
         assert status == 503 and headers["Retry-After"] == "1"
-        assert "at capacity" in json.loads(body)["detail"]
+        assert "at capacity (2 of 2 streams)" in json.loads(body)["detail"]
         began = time.monotonic()
         refused = await exchange(c, "speech/tts", tts_frames(TEXT, voice_id=EMMA))
         refuse_ws = time.monotonic() - began
@@ -267,11 +283,11 @@ async def test_a_saturated_replica_refuses_at_once_and_another_serves(replicas: 
         # The client (or the load balancer) tries another replica, which serves it.
         status, _, body = await post_tts(session, b, b.api_key)
         assert status == 200 and body.startswith(b"RIFF")
-        await held.send_json({"type": "text", "text": TEXT})
-        await held.send_json({"type": "end_of_stream"})
-        async for _ in held:
-            pass
-        assert held.close_code == 1000
+        for ws in held:
+            await finish_tts(ws, TEXT)
+        # With the streams ended, C takes work again.
+        status, _, _ = await post_tts(session, c, c.api_key)
+        assert status == 200
     assert scrape(c)[("gradium_refused_total", (("reason", "capacity"),))] == 2
     print(f"\nFIGURE saturated replica refuses: HTTP 503 in {refuse_http * 1000:.0f} ms, "
           f"WebSocket 1013 in {refuse_ws * 1000:.0f} ms")
@@ -279,13 +295,11 @@ async def test_a_saturated_replica_refuses_at_once_and_another_serves(replicas: 
 
 async def test_sigterm_drains_streams_in_flight_while_the_other_replica_serves(replicas: Replicas) -> None:
     c, b = replicas.c, replicas.b
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        f"ws://{c.host}:{c.port}/api/speech/tts", headers={"x-api-key": c.api_key}
-    ) as stream:
-        await stream.send_json({"type": "setup", "voice_id": EMMA, "output_format": "wav"})
-        assert (await stream.receive_json())["type"] == "ready"
-        await stream.send_json({"type": "text", "text": "This sentence is spoken before the signal."})
-        assert (await stream.receive_json())["type"] == "audio"
+    async with aiohttp.ClientSession() as session:
+        streams = [await open_tts(session, c) for _ in range(2)]
+        for ws in streams:
+            await ws.send_json({"type": "text", "text": "This sentence is spoken before the signal."})
+            assert (await ws.receive_json())["type"] == "audio"
         c.process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         # Draining: not ready (load balancers stop sending), new work refused, still alive.
@@ -299,21 +313,21 @@ async def test_sigterm_drains_streams_in_flight_while_the_other_replica_serves(r
             await asyncio.sleep(0.05)
         status, headers, _ = await post_tts(session, c, c.api_key)
         assert status == 503 and "Retry-After" in headers
+        refused = await exchange(c, "speech/tts", tts_frames(TEXT, voice_id=EMMA))
+        assert refused.close_code == 1013 and "shutting down" in refused.error()["message"]
         async with session.get(f"{c.base_url}health/live") as response:
             assert response.status == 200
         # The other replica keeps serving.
         status, _, body = await post_tts(session, b, b.api_key)
         assert status == 200 and body.startswith(b"RIFF")
-        # The stream in flight finishes normally.
-        await stream.send_json({"type": "text", "text": " And this one after it."})
-        await stream.send_json({"type": "end_of_stream"})
-        kinds = [json.loads(message.data)["type"] async for message in stream]
-        assert stream.close_code == 1000 and kinds[-1] == "end_of_stream" and "audio" in kinds
+        # The streams in flight get their text after the signal, and finish normally.
+        more = " And these three sentences after it. They are spoken in full. Then the stream ends."
+        await asyncio.gather(*(finish_tts(ws, more) for ws in streams))
     assert c.process.wait(timeout=30) == 0
     exited = time.monotonic() - signalled
     drained = re.search(r"drained in ([0-9.]+) s", c.log())
     assert drained is not None, c.log()
-    print(f"\nFIGURE SIGTERM, a stream in flight: drained in {drained.group(1)} s, exit after {exited:.2f} s")
+    print(f"\nFIGURE SIGTERM, 2 streams open: drained in {drained.group(1)} s, exit after {exited:.2f} s")
 
 
 async def test_json_log_lines_carry_the_request_id(replicas: Replicas) -> None:
