@@ -2,8 +2,10 @@
 a PostgreSQL database shared by several server replicas (``database_url``).
 
 Every method is synchronous and thread-safe; the server calls them through ``asyncio.to_thread``.
-Each call uses its own pooled connection, and read-then-write sequences run in ``BEGIN IMMEDIATE``
-transactions (see ``db._begin``), so concurrent charges serialise instead of racing.
+Each call uses its own pooled connection, and read-then-write sequences run one at a time, in
+``BEGIN IMMEDIATE`` transactions on SQLite and under an advisory lock on PostgreSQL (``db._begin``,
+``db._begin_postgres``), so concurrent writers, in one process or in several replicas, queue
+instead of racing.
 """
 
 from __future__ import annotations
