@@ -1,7 +1,7 @@
 """Metered charges: the ledger half of :class:`gradium.accounts.AccountStore`.
 
 Every credit taken from an organisation is booked on the usage row of the request that took it,
-in the same SQLite transaction. So after any crash (``kill -9`` in the middle of 20 streams took
+in the same database transaction. So after any crash (``kill -9`` in the middle of 20 streams took
 13,103 credits that no usage row explained, when the two were written at different times), for
 every organisation::
 
