@@ -4,6 +4,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 
+# PostgreSQL for tests/test_replicas.py: its fixture starts a throwaway cluster from Debian's binaries
+# (no service is used). As root (CI) a missing PostgreSQL then fails the tests instead of skipping.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "note: PostgreSQL not installed (apt-get install postgresql); the replica tests will skip" >&2
+  fi
+fi
+if [ "$(id -u)" = 0 ]; then
+  export GRADIUM_REQUIRE_POSTGRES=1
+fi
+
 # The official clients are test peers. They live in their own virtualenv because the official
 # client package is also named "gradium".
 [ -x .peers/official/bin/python ] || python3 -m venv .peers/official

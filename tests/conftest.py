@@ -75,7 +75,11 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    tmp: Path, *extra: str, env: dict[str, str] | None = None, api_key: str | None = None
+) -> LiveServer:
+    """``api_key``: a key that already exists (a replica whose shared database was bootstrapped by
+    another, so that it prints none)."""
     port = free_port()
     data_dir = tmp / "data"
     log_path = tmp / "server.log"
@@ -112,11 +116,13 @@ def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> L
     else:
         process.kill()
         raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")
-    match = KEY_LINE.search(log_path.read_text())
-    if match is None:
-        process.kill()
-        raise RuntimeError(f"server printed no API key:\n{log_path.read_text()}")
-    return LiveServer("127.0.0.1", port, match.group(1), data_dir, process, log_path)
+    if api_key is None:
+        match = KEY_LINE.search(log_path.read_text())
+        if match is None:
+            process.kill()
+            raise RuntimeError(f"server printed no API key:\n{log_path.read_text()}")
+        api_key = match.group(1)
+    return LiveServer("127.0.0.1", port, api_key, data_dir, process, log_path)
 
 
 def stop_server(server: LiveServer) -> None:

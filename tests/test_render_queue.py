@@ -78,3 +78,31 @@ def test_an_engine_slot_refuses_requests_while_its_queue_is_full() -> None:
         future.result(timeout=10)
     assert slot.capacity_error() is None
     executor.shutdown()
+
+
+def test_an_engine_slot_refuses_requests_whose_first_audio_would_miss_the_deadline() -> None:
+    import time
+
+    from gradium.engines.espeak import EspeakEngine
+    from gradium.server.runtime import EngineSlot
+
+    executor = DeadlineExecutor(1, "test-deadline")
+    slot = EngineSlot(EspeakEngine(), executor, first_audio_deadline_s=0.001)
+    executor.submit(time.sleep, 0.02).result(timeout=10)  # one job run: the mean job time is known
+    assert executor.expected_wait_s() == 0 and slot.capacity_error() is None
+    release = threading.Event()
+    running = executor.submit(release.wait, 30)
+    due_now = [executor.submit(lambda: None) for _ in range(3)]
+    due_later = [executor.submit_due(time.monotonic() + 600, lambda: None) for _ in range(5)]
+    try:
+        # The running job and the three due now are ahead of a new first segment; later ones are not.
+        mean = executor.expected_wait_s() / 4
+        assert mean >= 0.02
+        message = slot.capacity_error()
+        assert message is not None and "first audio expected in" in message
+    finally:
+        release.set()
+    for future in [running, *due_now, *due_later]:
+        future.result(timeout=10)
+    assert slot.capacity_error() is None
+    executor.shutdown()

@@ -1,4 +1,5 @@
-"""Accounts: organisations, API keys, credits and usage metering in an embedded SQLite database."""
+"""Accounts: organisations, API keys, credits and usage metering in an embedded SQLite database, or
+in a PostgreSQL database that several server replicas share."""
 
 from gradium.accounts.errors import (
     AccountError,

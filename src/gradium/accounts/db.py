@@ -1,7 +1,13 @@
-"""SQLite engine set-up and the schema (SQLAlchemy Core) of the accounts database.
+"""Engine set-up (SQLite embedded, or PostgreSQL shared by replicas) and the schema (SQLAlchemy Core).
 
 The tables here describe the *current* schema; the Alembic revisions under ``migrations/`` create
-it. A test checks that both agree, so a change here needs a new revision.
+it on either database. A test checks that both agree, so a change here needs a new revision.
+
+Both databases give read-then-write transactions the same guarantee: one at a time. SQLite takes
+its write lock up front (``BEGIN IMMEDIATE``); PostgreSQL, shared by several server processes,
+takes one transaction-scoped advisory lock (``WRITE_LOCK_KEY``) instead, so that sequences such as
+"is the name free? then insert" or "no key yet? then bootstrap" cannot interleave across replicas.
+The hot path, a credit charge, stays one guarded ``UPDATE`` on both.
 """
 
 from __future__ import annotations
@@ -18,8 +24,14 @@ DB_FILENAME = "gradium.db"
 # How long a writer waits for another writer (thread or process, e.g. the admin CLI while the
 # server runs) before SQLite gives up with "database is locked".
 BUSY_TIMEOUT_S = 30.0
-# Execution option asking for BEGIN IMMEDIATE: see ``_begin``.
+# Execution option asking for a serialised write transaction: see ``_begin`` and ``_begin_postgres``.
 WRITE_OPTION = "gradium_write"
+# pg_advisory_xact_lock keys (any 64-bit numbers, fixed so that every replica uses the same ones).
+WRITE_LOCK_KEY = 0x67726164  # "grad"
+MIGRATION_LOCK_KEY = 0x6D696772  # "migr"
+# Connections each server process keeps open to PostgreSQL (the pool's size, plus as many again
+# under bursts): every blocking store call runs on a worker thread holding one connection.
+POSTGRES_POOL_SIZE = 10
 
 
 def utcnow() -> datetime:
@@ -118,16 +130,44 @@ voice_drafts = sa.Table(
 )
 
 
+def new_id(result: sa.CursorResult[Any]) -> int:
+    """The integer primary key an INSERT created (SQLite's lastrowid; RETURNING on PostgreSQL)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def create_engine(url: str) -> Engine:
-    """An engine whose connections use WAL, foreign keys and a busy timeout.
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql:", "postgresql+", "postgres:"))
 
-    Transactions opened on ``engine.execution_options(gradium_write=True)`` start with
-    ``BEGIN IMMEDIATE``; use that for every read-then-write transaction.
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (SQLAlchemy's own default is psycopg2)."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return sa.engine.make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for an SQLite file or a PostgreSQL database.
+
+    Transactions opened on ``engine.execution_options(gradium_write=True)`` run one at a time
+    (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an advisory lock); use that for every
+    read-then-write transaction.
     """
+    if is_postgres_url(url):
+        return _create_postgres_engine(url)
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
     sa.event.listen(engine, "connect", _on_connect)
     sa.event.listen(engine, "begin", _begin)
@@ -159,3 +199,23 @@ def _begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")
+
+
+def _create_postgres_engine(url: str) -> Engine:
+    engine = sa.create_engine(
+        normalise_url(url),
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_POOL_SIZE,
+        # A replica outlives database restarts and fail-overs: test a pooled connection before use.
+        pool_pre_ping=True,
+    )
+    sa.event.listen(engine, "begin", _begin_postgres)
+    return engine
+
+
+def _begin_postgres(connection: sa.Connection) -> None:
+    # READ COMMITTED is enough for a single guarded UPDATE (a concurrent charge waits for the row
+    # lock and re-checks the guard), but not for read-then-write sequences across replicas: those
+    # queue on one advisory lock, released at COMMIT or ROLLBACK.
+    if connection.get_execution_options().get(WRITE_OPTION):
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")

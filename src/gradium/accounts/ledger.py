@@ -1,7 +1,7 @@
 """Metered charges: the ledger half of :class:`gradium.accounts.AccountStore`.
 
 Every credit taken from an organisation is booked on the usage row of the request that took it,
-in the same SQLite transaction. So after any crash (``kill -9`` in the middle of 20 streams took
+in the same database transaction. So after any crash (``kill -9`` in the middle of 20 streams took
 13,103 credits that no usage row explained, when the two were written at different times), for
 every organisation::
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gradium.accounts.db import organisations, usage
+from gradium.accounts.db import new_id, organisations, usage
 from gradium.accounts.errors import InsufficientCredits, UnknownOrganisation
 
 
@@ -111,7 +111,7 @@ def _book(conn: Connection, org_id: int, service: str, usage_id: int | None, cre
         created = conn.execute(
             sa.insert(usage).values(org_id=org_id, service=service, requests=1, credits=credits)
         )
-        return int(created.lastrowid)
+        return new_id(created)
     updated = conn.execute(
         sa.update(usage)
         .where(usage.c.id == usage_id, usage.c.org_id == org_id)

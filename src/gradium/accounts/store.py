@@ -1,8 +1,11 @@
-"""The account store: organisations, API keys, credits and usage in ``DATA_DIR/gradium.db``.
+"""The account store: organisations, API keys, credits and usage in ``DATA_DIR/gradium.db``, or in
+a PostgreSQL database shared by several server replicas (``database_url``).
 
 Every method is synchronous and thread-safe; the server calls them through ``asyncio.to_thread``.
-Each call uses its own pooled connection, and read-then-write sequences run in ``BEGIN IMMEDIATE``
-transactions (see ``db._begin``), so concurrent charges serialise instead of racing.
+Each call uses its own pooled connection, and read-then-write sequences run one at a time, in
+``BEGIN IMMEDIATE`` transactions on SQLite and under an advisory lock on PostgreSQL (``db._begin``,
+``db._begin_postgres``), so concurrent writers, in one process or in several replicas, queue
+instead of racing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from gradium.accounts.db import (
     WRITE_OPTION,
     api_keys,
     create_engine,
+    describe_url,
+    new_id,
     organisations,
     sqlite_url,
     usage,
@@ -36,7 +41,7 @@ from gradium.accounts.errors import (
 from gradium.accounts.ledger import LedgerMixin
 from gradium.accounts.migrations import upgrade_engine
 from gradium.accounts.models import ApiKey, CreditBalance, CustomVoice, Organisation, VoiceDraft
-from gradium.accounts.voice_store import VoiceStoreMixin
+from gradium.accounts.voice_store import VOICES_DIRNAME, VoiceStoreMixin
 
 __all__ = [
     "DEFAULT_ORGANISATION", "AccountStore", "ApiKey", "CreditBalance", "CustomVoice", "Organisation",
@@ -64,11 +69,23 @@ class AccountStore(VoiceStoreMixin, LedgerMixin):
     :class:`gradium.accounts.ledger.LedgerMixin`.
     """
 
-    def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self, data_dir: Path, database_url: str | None = None, voices_dir: Path | None = None
+    ) -> None:
+        """``database_url`` (``postgresql://...``) replaces ``DATA_DIR/gradium.db``; ``voices_dir``
+        replaces ``DATA_DIR/voices`` (replicas share both: see the README's replicas section)."""
+        if database_url is None:  # the SQLite file lives there (samples make their own folders)
+            data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_FILENAME
-        self._engine = create_engine(sqlite_url(self.path))
+        self.url = database_url or sqlite_url(self.path)
+        self._voices_dir = voices_dir if voices_dir is not None else data_dir / VOICES_DIRNAME
+        self._engine = create_engine(self.url)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
+
+    @property
+    def location(self) -> str:
+        """Where the accounts live, for messages: the SQLite file or the URL without password."""
+        return str(self.path) if self.url == sqlite_url(self.path) else describe_url(self.url)
 
     def migrate(self) -> None:
         """Create or upgrade the schema; cheap and harmless when already current."""
@@ -299,7 +316,7 @@ def _check_non_negative(label: str, value: float) -> None:
 def _insert_organisation(conn: sa.Connection, name: str, credits: int) -> int:
     result = conn.execute(sa.insert(organisations).values(
         name=name, allocated_credits=credits, remaining_credits=credits))
-    return int(result.lastrowid)
+    return new_id(result)
 
 
 def _insert_key(conn: sa.Connection, org_id: int, name: str, *, admin: bool) -> tuple[int, str]:
@@ -307,7 +324,7 @@ def _insert_key(conn: sa.Connection, org_id: int, name: str, *, admin: bool) -> 
     result = conn.execute(sa.insert(api_keys).values(
         org_id=org_id, name=name, prefix=keylib.display_prefix(plaintext),
         key_hash=keylib.hash_key(plaintext), is_admin=admin))
-    return int(result.lastrowid), plaintext
+    return new_id(result), plaintext
 
 
 def _get_organisation(conn: sa.Connection, org_id: int) -> Organisation:

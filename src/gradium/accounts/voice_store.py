@@ -3,7 +3,8 @@
 Every method is scoped by ``org_id``: another organisation's voice or draft simply does not exist
 (``UnknownVoice``/``UnknownDraft``), so callers answer 404 without leaking that it exists.
 
-Voice samples live beside the database, in ``DATA_DIR/voices/<org_id>/<uid>.<ext>``. The file is
+Voice samples live beside the database, in ``DATA_DIR/voices/<org_id>/<uid>.<ext>`` (or under
+``GRADIUM_VOICES_DIR``, a directory every replica shares). The file is
 written before the row (and removed again if the row cannot be written) and removed after the row
 is deleted, so a crash can at worst leave an orphan file, never a row without its sample.
 
@@ -48,13 +49,14 @@ def new_draft_id() -> str:
 class VoiceStoreMixin:
     """Voice methods; mixed into AccountStore, which provides the engines and the data directory."""
 
-    path: Path
+    _voices_dir: Path
     _engine: Engine
     _writer: Engine
 
     @property
     def voices_dir(self) -> Path:
-        return self.path.parent / VOICES_DIRNAME
+        """``DATA_DIR/voices`` unless configured elsewhere (replicas share one directory)."""
+        return self._voices_dir
 
     def sample_path(self, voice: CustomVoice) -> Path | None:
         """Where the voice's audio sample is stored (None for designed voices)."""

@@ -7,6 +7,7 @@ runs: SQLite WAL plus a busy timeout), so they are for whoever has access to the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gradium.cli.common import default_data_dir
+from gradium.cli.common import DATABASE_URL_ENV, default_data_dir
 
 # The accounts package (SQLAlchemy, Alembic) is imported inside the commands: every `gradium`
 # invocation imports this module, and client commands should not pay for the database stack.
@@ -50,7 +51,8 @@ def _open_store(data_dir: Path | None, *, create: bool = False) -> Iterator[Acco
     """The store for ``data_dir``, with store errors turned into one-line CLI errors.
 
     Without ``create`` a missing database is an error, so that a mistyped --data-dir does not
-    silently produce an empty one.
+    silently produce an empty one. ``GRADIUM_DATABASE_URL`` (as for ``gradium serve``) points the
+    commands at the PostgreSQL database that replicas share instead.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -59,12 +61,13 @@ def _open_store(data_dir: Path | None, *, create: bool = False) -> Iterator[Acco
     from gradium.accounts.store import AccountStore
 
     directory = data_dir or default_data_dir()
-    if not create and not (directory / DB_FILENAME).is_file():
+    database_url = os.environ.get(DATABASE_URL_ENV) or None
+    if database_url is None and not create and not (directory / DB_FILENAME).is_file():
         raise click.ClickException(
             f"no database at {directory / DB_FILENAME}; start `gradium serve --data-dir {directory}` "
             "once, or pass the right --data-dir")
     try:
-        store = AccountStore(directory)
+        store = AccountStore(directory, database_url)
     except OSError as exc:
         raise click.ClickException(f"cannot use data directory {directory}: {exc}") from exc
     try:
@@ -73,7 +76,7 @@ def _open_store(data_dir: Path | None, *, create: bool = False) -> Iterator[Acco
     except (AccountError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     except SQLAlchemyError as exc:
-        message = f"database error in {store.path}: {exc.__class__.__name__}: {exc}"
+        message = f"database error in {store.location}: {exc.__class__.__name__}: {exc}"
         raise click.ClickException(message) from exc
     finally:
         store.close()

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 DATA_DIR_ENV = "GRADIUM_DATA_DIR"
+# The PostgreSQL database several replicas share (gradium serve --database-url, and the admin commands).
+DATABASE_URL_ENV = "GRADIUM_DATABASE_URL"
 
 
 def default_data_dir() -> Path:

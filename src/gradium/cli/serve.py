@@ -14,10 +14,10 @@ if TYPE_CHECKING:
     from gradium.server.settings import Settings
 
 
-def _bootstrap(data_dir: Path, initial_credits: int) -> None:
+def _bootstrap(data_dir: Path, initial_credits: int, database_url: str | None) -> None:
     from gradium.accounts.store import AccountStore
 
-    store = AccountStore(data_dir)
+    store = AccountStore(data_dir, database_url)
     try:
         store.migrate()
         key = store.bootstrap(initial_credits)
@@ -48,38 +48,82 @@ def _bootstrap(data_dir: Path, initial_credits: int) -> None:
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
+@click.option(
+    "--log-format", default="text", show_default=True, envvar="GRADIUM_LOG_FORMAT",
+    type=click.Choice(["text", "json"]), help="json: one JSON object a line, with request ids.",
+)
+@click.option(
+    "--database-url", default=None, envvar="GRADIUM_DATABASE_URL", metavar="URL",
+    help="postgresql://user:password@host/db shared by several replicas [default: DATA_DIR/gradium.db].",
+)
+@click.option(
+    "--voices-dir", default=None, envvar="GRADIUM_VOICES_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Voice samples, on storage every replica shares [default: DATA_DIR/voices].",
+)
+@click.option(
+    "--max-streams", default=None, type=click.IntRange(min=0), envvar="GRADIUM_MAX_STREAMS",
+    help="Streams served at once; more are refused (HTTP 503, WebSocket 1013) [default: no limit].",
+)
+@click.option(
+    "--drain-timeout", default=None, type=click.FloatRange(min=0), envvar="GRADIUM_DRAIN_TIMEOUT_S",
+    help="On SIGTERM, seconds the streams in flight may take to finish [default: 30].",
+)
 def serve(
-    host: str, port: int, data_dir: Path | None, initial_credits: int, stt_workers: int | None, log_level: str
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    initial_credits: int,
+    stt_workers: int | None,
+    log_level: str,
+    log_format: str,
+    database_url: str | None,
+    voices_dir: Path | None,
+    max_streams: int | None,
+    drain_timeout: float | None,
 ) -> None:
     """Start the Gradium-compatible speech server (routes under /api/)."""
+    from dataclasses import replace
+
     import uvicorn
 
     from gradium.server.app import create_app
-    from gradium.server.settings import Settings
+    from gradium.server.drain import DrainingServer
+    from gradium.server.request_logs import configure_json_logging
+    from gradium.server.settings import Cluster, Settings
 
     data_dir = data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    _bootstrap(data_dir, initial_credits)
-    settings = Settings(data_dir=data_dir, host=host, port=port, initial_credits=initial_credits)
+    _bootstrap(data_dir, initial_credits, database_url)
+    cluster = replace(Cluster(), database_url=database_url or None, voices_dir=voices_dir,
+                      json_logs=log_format == "json")
+    if max_streams is not None:
+        cluster = replace(cluster, max_streams=max_streams)
+    if drain_timeout is not None:
+        cluster = replace(cluster, drain_timeout_s=drain_timeout)
+    settings = Settings(
+        data_dir=data_dir, host=host, port=port, initial_credits=initial_credits, cluster=cluster
+    )
     if stt_workers is not None:
-        settings = Settings(
-            data_dir=data_dir,
-            host=host,
-            port=port,
-            initial_credits=initial_credits,
-            stt_workers=max(1, stt_workers),
-        )
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        settings = replace(settings, stt_workers=max(1, stt_workers))
+    if cluster.json_logs:
+        configure_json_logging(log_level)
+    else:
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _check_models(settings)
     click.echo(f"gradium serving on http://{host}:{port}/api/ (data in {data_dir})")
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         log_level=log_level,
         ws_max_size=settings.limits.max_ws_message_bytes,
         ws_per_message_deflate=False,
+        # JSON logs: uvicorn's loggers keep the root handler set up above.
+        log_config=None if cluster.json_logs else uvicorn.config.LOGGING_CONFIG,
     )
+    DrainingServer(config, app.state.runtime.admission, cluster.drain_timeout_s).run()
 
 
 def _check_models(settings: Settings) -> None:

@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gradium.server.admission import StreamAdmission
 from gradium.server.json_guard import GuardJsonBodies
+from gradium.server.operations import operations_router
 from gradium.server.protocol_log import install_secret_filter, log_protocol_error
 from gradium.server.protocols.cartesia.router import cartesia_router
 from gradium.server.protocols.cartesia.slashes import CollapseSlashes
@@ -22,6 +24,7 @@ from gradium.server.protocols.gradium.s2s_ws import s2s_factory
 from gradium.server.protocols.gradium.tts_ws import tts_factory
 from gradium.server.protocols.openai.errors import install_openai_errors
 from gradium.server.protocols.openai.router import openai_router
+from gradium.server.request_logs import RequestIds
 from gradium.server.runtime import Runtime
 from gradium.server.settings import Settings
 
@@ -84,25 +87,16 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="gradium", lifespan=lifespan, redirect_slashes=False)
     app.state.runtime = runtime
 
-    @app.get("/api/health", include_in_schema=False)
-    async def health() -> JSONResponse:
-        """Readiness: 200 when every service can take a request, else 503 saying which cannot."""
-        problems = runtime.problems()
-        if problems:
-            return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
-    @app.get("/api/health/live", include_in_schema=False)
-    async def live() -> dict[str, str]:
-        """Liveness: the process answers (a failing STT pool is not a reason to restart it)."""
-        return {"status": "ok"}
-
+    app.include_router(operations_router(runtime))
     app.include_router(gradium_http, prefix="/api")
     app.include_router(_gradium_websockets(runtime), prefix="/api")
     # The Cartesia API lives at the root: the SDK's base_url is the server's root URL.
     app.include_router(cartesia_router(runtime))
     app.add_middleware(GuardJsonBodies)
     app.include_router(openai_router(), prefix="/v1")
+    # Inside CollapseSlashes (paths are clean), outside the routes: refusals cost no route work.
+    app.add_middleware(StreamAdmission, admission=runtime.admission)
+    app.add_middleware(RequestIds)
     app.add_middleware(CollapseSlashes)
     _install_error_handlers(app)
     install_openai_errors(app)

@@ -6,6 +6,7 @@ import asyncio
 import math
 from functools import partial
 
+from gradium import metrics
 from gradium.accounts.errors import InsufficientCredits
 from gradium.accounts.store import AccountStore
 from gradium.server.errors import ProtocolError
@@ -43,6 +44,7 @@ class RequestMeter:
                     f"insufficient credits: {amount} needed, {exc.remaining} remaining", code=1008
                 ) from None
             self.credits += amount
+            metrics.CREDITS_CHARGED.labels(self.service).inc(amount)
 
     async def refund(self, amount: int) -> None:
         """Give back credits for work the client never received (an HTTP response never sent)."""
@@ -52,6 +54,7 @@ class RequestMeter:
         async with self._lock:
             await asyncio.to_thread(self.store.refund_usage, self.org_id, self.usage_id, amount)
             self.credits -= amount
+            metrics.CREDITS_REFUNDED.labels(self.service).inc(amount)
 
     async def record(self) -> None:
         """The request's final counts, on its usage row (every request gets one, charged or not)."""

@@ -12,6 +12,8 @@ import json
 import logging
 import re
 
+from gradium import metrics
+
 log = logging.getLogger("gradium.protocol")
 
 _SECRETS = (
@@ -55,7 +57,10 @@ def install_secret_filter() -> None:
 def log_protocol_error(
     protocol: str, route: str, request_id: str | None, message: str, code: int | str | None
 ) -> None:
-    """One ``protocol error`` line: ``protocol=… route=… request_id=… code=… message="…"``."""
+    """One ``protocol error`` line: ``protocol=… route=… request_id=… code=… message="…"``.
+
+    Every error a client is sent passes here, so this also counts them (``gradium_errors_total``)."""
+    metrics.ERRORS.labels(metrics.error_kind(code)).inc()
     log.warning(
         "protocol error protocol=%s route=%s request_id=%s code=%s message=%s",
         protocol,

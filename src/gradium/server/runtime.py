@@ -24,6 +24,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gradium import metrics
 from gradium.accounts.store import AccountStore
 from gradium.engines.base import NeuralVoice, Synthesis, TTSEngine, VoiceParams
 from gradium.engines.espeak import EspeakEngine
@@ -31,6 +32,7 @@ from gradium.engines.flite import FliteEngine, flite_available
 from gradium.engines.neural_tts import KOKORO, PIPER, KokoroTTS, PiperTTS
 from gradium.engines.voice_files import scan as scan_voice_files
 from gradium.engines.whisper import DEFAULT_MODELS, LANGUAGES
+from gradium.server.admission import Admission
 from gradium.server.settings import Settings
 from gradium.speech.installed_voices import describe as describe_installed
 from gradium.speech.installed_voices import register as register_installed_voices
@@ -64,10 +66,21 @@ class EngineSlot:
     executor: Executor
     first_segment_words: int | None = None  # cut a request's first segment after this many words
     max_waiting: int | None = None  # refuse new requests while more segments than this wait
+    # Refuse new requests whose first segment would wait longer than this for a thread (0: no limit).
+    first_audio_deadline_s: float = 0.0
 
     def capacity_error(self) -> str | None:
         """Why a new request is refused now (the engine's queue is full), or None."""
-        waiting = self.executor.waiting if isinstance(self.executor, DeadlineExecutor) else 0
+        if not isinstance(self.executor, DeadlineExecutor):
+            return None
+        if self.first_audio_deadline_s > 0:
+            wait = self.executor.expected_wait_s()
+            if wait > self.first_audio_deadline_s:
+                return (
+                    f"the {self.engine.name} voices are at capacity (first audio expected in {wait:.1f} s, "
+                    f"over the {self.first_audio_deadline_s:g} s deadline): retry in a few seconds"
+                )
+        waiting = self.executor.waiting
         if self.max_waiting is None or waiting <= self.max_waiting:
             return None
         return (
@@ -79,7 +92,9 @@ class EngineSlot:
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = AccountStore(settings.data_dir)
+        cluster = settings.cluster
+        self.store = AccountStore(settings.data_dir, cluster.database_url, cluster.voices_dir)
+        self.admission = Admission(cluster.max_streams, cluster.retry_after_s)
         self.tts: dict[str, EngineSlot] = {
             "espeak": EngineSlot(
                 EspeakEngine(settings.tts_threads), DeadlineExecutor(settings.tts_threads, "tts-espeak")
@@ -104,6 +119,8 @@ class Runtime:
                 DeadlineExecutor(threads, "tts-piper"),
                 first_segment_words=FIRST_WORDS,
             )
+        for slot in self.tts.values():
+            slot.first_audio_deadline_s = cluster.first_audio_deadline_s
         self.stt_pool = SttWorkerPool(
             settings.stt_workers, prestart=settings.stt_prestart, options=settings.stt_options()
         )
@@ -185,8 +202,20 @@ class Runtime:
 
     def problems(self) -> dict[str, str]:
         """Services that cannot serve now, each with the reason (empty when all can)."""
+        problems = {}
+        if self.admission.draining:
+            problems["server"] = "draining: shutting down, finishing the streams in flight"
         stt = self.stt_pool.problem()
-        return {} if stt is None else {"stt": stt}
+        if stt is not None:
+            problems["stt"] = stt
+        return problems
+
+    def update_gauges(self) -> None:
+        """Queue depths, read when /metrics is scraped (they change with every job)."""
+        for name, slot in self.tts.items():
+            waiting = slot.executor.waiting if isinstance(slot.executor, DeadlineExecutor) else 0
+            metrics.QUEUE_DEPTH.labels(name).set(waiting)
+        metrics.STT_STREAMS.set(self.stt_pool.open_streams)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.migrate)

@@ -21,6 +21,41 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Running several replicas on one shared store (README: "Running several replicas").
+
+    Each field defaults to the single-machine behaviour: SQLite and samples in the data directory,
+    a token secret generated into the data directory, no stream limit, a 30 s drain.
+    """
+
+    # postgresql://user:password@host/db shared by every replica; None: DATA_DIR/gradium.db.
+    database_url: str | None = field(default_factory=lambda: os.environ.get("GRADIUM_DATABASE_URL") or None)
+    # Voice samples on storage every replica mounts; None: DATA_DIR/voices.
+    voices_dir: Path | None = field(default_factory=lambda: _env_path("GRADIUM_VOICES_DIR"))
+    # Secret that signs access tokens, the same on every replica (so a token minted on one works
+    # on all); None: a random secret kept in DATA_DIR/cartesia_token_secret.
+    token_secret: str | None = field(default_factory=lambda: os.environ.get("GRADIUM_TOKEN_SECRET") or None)
+    # Streams (WebSocket requests and HTTP syntheses/transcriptions) this replica serves at once;
+    # past it, new work is refused at once (HTTP 503 + Retry-After, WebSocket close 1013). 0: no limit.
+    max_streams: int = field(default_factory=lambda: _env_int("GRADIUM_MAX_STREAMS", 0))
+    # A new stream is refused when an engine's queue would make its first audio later than this.
+    first_audio_deadline_s: float = field(
+        default_factory=lambda: _env_float("GRADIUM_FIRST_AUDIO_DEADLINE_S", 0.0)
+    )
+    # Seconds a refused client is told to wait (Retry-After).
+    retry_after_s: int = field(default_factory=lambda: _env_int("GRADIUM_RETRY_AFTER_S", 1))
+    # On SIGTERM: how long streams in flight may run to their end before the process exits.
+    drain_timeout_s: float = field(default_factory=lambda: _env_float("GRADIUM_DRAIN_TIMEOUT_S", 30.0))
+    # One JSON object per log line (with request ids) instead of plain text.
+    json_logs: bool = field(default_factory=lambda: os.environ.get("GRADIUM_LOG_FORMAT", "") == "json")
+
+
 @dataclass(frozen=True)
 class Limits:
     """Limits that protect the server; exceeding one gets a clear error, never a crash."""
@@ -90,6 +125,7 @@ class Settings:
             stt_credits_per_second=_env_float("GRADIUM_STT_CREDITS_PER_SECOND", 1.0)
         )
     )
+    cluster: Cluster = field(default_factory=Cluster)
 
     @property
     def voice_files_dir(self) -> Path:

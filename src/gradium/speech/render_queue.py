@@ -38,6 +38,10 @@ class DeadlineExecutor(Executor):
         self._order = itertools.count()
         self._ready = threading.Condition()
         self._closed = False
+        self._running = 0
+        # Exponentially weighted mean of a job's run time: with the queue, it estimates how long a
+        # new request's first segment would wait (admission control's first-audio deadline).
+        self._mean_job_s = 0.0
         self._threads = [
             threading.Thread(target=self._work, name=f"{thread_name_prefix}_{index}", daemon=True)
             for index in range(workers)
@@ -50,6 +54,14 @@ class DeadlineExecutor(Executor):
         """Jobs queued and not yet started (each is one request's next segment)."""
         with self._ready:
             return len(self._jobs)
+
+    def expected_wait_s(self) -> float:
+        """About how long a job due now would wait for a thread: the jobs due before it and those
+        running, shared by the threads, each taking the mean run time so far."""
+        now = time.monotonic()
+        with self._ready:
+            ahead = sum(1 for deadline, *_ in self._jobs if deadline <= now) + self._running
+        return max(0, ahead - self.workers + 1) / self.workers * self._mean_job_s
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         return self.submit_due(time.monotonic(), fn, *args, **kwargs)
@@ -82,16 +94,32 @@ class DeadlineExecutor(Executor):
         with self._ready:
             while not self._jobs and not self._closed:
                 self._ready.wait()
-            return heapq.heappop(self._jobs) if self._jobs else None
+            if not self._jobs:
+                return None
+            self._running += 1
+            return heapq.heappop(self._jobs)
+
+    def _finished(self, seconds: float | None) -> None:
+        with self._ready:
+            self._running -= 1
+            if seconds is not None:
+                mean = self._mean_job_s
+                self._mean_job_s = seconds if mean == 0 else 0.8 * mean + 0.2 * seconds
 
     def _work(self) -> None:
         while (job := self._next_job()) is not None:
             _, _, future, call = job
             if not future.set_running_or_notify_cancel():
+                self._finished(None)
                 continue
+            began = time.monotonic()
+            # Counted as finished before the future resolves: whoever awaits it sees the queue as
+            # it now is.
             try:
                 result = call()
             except BaseException as exc:  # handed to whoever awaits the future
+                self._finished(time.monotonic() - began)
                 future.set_exception(exc)
             else:
+                self._finished(time.monotonic() - began)
                 future.set_result(result)

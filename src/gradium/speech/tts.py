@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from gradium import metrics
 from gradium.audio.output import AudioEncoder
 from gradium.engines.base import Synthesis, TTSEngine, VoiceParams, WordTiming
 from gradium.speech.render_queue import DeadlineExecutor
@@ -144,6 +145,7 @@ class TtsStream:
         self.billed_chars = 0
         self.ended = False
         self.started: float | None = None  # monotonic time of the first text: playback's origin
+        self.first_audio_s: float | None = None  # first text to first rendered audio
 
     def push_text(self, text: str) -> None:
         """Queue text; raises TagError for a malformed tag, TextError for invalid Unicode or a control
@@ -198,12 +200,19 @@ class TtsStream:
                     await paid
             if isinstance(item, Segment):
                 self.billed_chars += cost
+            if rendered.chunks:
+                self._first_audio()
             if last:
                 yield rendered
                 return
             if rendered.chunks or rendered.words:
                 yield rendered
         yield await asyncio.get_running_loop().run_in_executor(self.executor, self.renderer.finish)
+
+    def _first_audio(self) -> None:
+        if self.first_audio_s is None and self.started is not None:
+            self.first_audio_s = time.monotonic() - self.started
+            metrics.TIME_TO_FIRST_AUDIO.labels(self.renderer.engine.name).observe(self.first_audio_s)
 
     def _cost(self, segment: Segment) -> int:
         """Characters as sent: the segment's, plus the space that separated it from the one before

@@ -33,11 +33,14 @@ import logging
 import multiprocessing
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+from gradium import metrics
 from gradium.speech.stt_engines import WHISPER, SttEngineOptions, engine_for_model, validate_stream
-from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES
+from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES, Step, Word
 
 from .stt_worker import Finished, Flushed, PoolEvent, StreamError, serve
 
@@ -174,6 +177,9 @@ class SttStreamHandle:
         self._queue: asyncio.Queue[list[PoolEvent]] = asyncio.Queue()
         self._ended = False  # a Finished or StreamError was delivered (or the stream was closed)
         self._buffer: list[PoolEvent] = []  # for the one-event-at-a-time iterator
+        # (audio seconds processed, monotonic time): when each 80 ms step reached the recogniser,
+        # so that a word's latency is measured from when its last audio did (the word latency metric).
+        self._steps: deque[tuple[float, float]] = deque()
 
     @property
     def ended(self) -> bool:
@@ -222,9 +228,26 @@ class SttStreamHandle:
     def _deliver(self, events: list[PoolEvent]) -> None:
         if self._ended:
             return
+        self._measure(events)
         if any(isinstance(event, (Finished, StreamError)) for event in events):
             self._ended = True
         self._queue.put_nowait(events)
+
+
+    def _measure(self, events: list[PoolEvent]) -> None:
+        now = time.monotonic()
+        for event in events:
+            if isinstance(event, Step):
+                self._steps.append((event.total_duration_s, now))
+            elif isinstance(event, Word):
+                # Steps up to the word's end are no longer needed: the words come in time order.
+                reached = None
+                while self._steps and self._steps[0][0] < event.stop_s:
+                    reached = self._steps.popleft()[1]
+                if self._steps:
+                    reached = self._steps[0][1]
+                if reached is not None:
+                    metrics.WORD_LATENCY.observe(now - reached)
 
 
 class SttWorkerPool:
@@ -345,6 +368,10 @@ class SttWorkerPool:
             "(restarting with back-off; see the server log)"
         )
 
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
     def worker_pids(self) -> list[int]:
         """The started workers' process ids (none before the first stream, unless ``prestart``)."""
         return [w.pid for w in self._workers if w.pid is not None]
@@ -387,6 +414,7 @@ class SttWorkerPool:
                 handle._deliver([StreamError("the STT worker process exited unexpectedly")])
                 self._forget(handle)
         if not self._closing and worker in self._workers:
+            metrics.WORKER_RESTARTS.inc()
             task = asyncio.ensure_future(self._replace(worker, delay))
             self._respawns.add(task)
             task.add_done_callback(self._respawns.discard)

@@ -7,7 +7,9 @@ carry either one of our API keys or an access token minted by ``POST /access-tok
 Access tokens are stateless: ``ctk_<payload>.<signature>``, where the payload names the minting key,
 its organisation, the grants and the expiry, and the signature is an HMAC-SHA256 under a random
 per-server secret kept in the data directory (so tokens survive restarts, and deleting the file
-revokes them all). A token dies with the key that minted it: revoking the key ends its tokens too.
+revokes them all), or under ``GRADIUM_TOKEN_SECRET`` when several replicas must accept each other's
+tokens (changing it revokes them all). A token dies with the key that minted it: revoking the key
+ends its tokens too.
 """
 
 from __future__ import annotations
@@ -105,6 +107,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def signer_of(runtime: Runtime) -> TokenSigner:
+    """The server's signer: the configured shared secret, else the data directory's own."""
+    cluster = runtime.settings.cluster
+    if cluster.token_secret is not None:
+        return _shared_signer(cluster.token_secret)
+    return signer_for(runtime.settings.data_dir)
+
+
+@cache
+def _shared_signer(secret: str) -> TokenSigner:
+    return TokenSigner(secret.encode("utf-8"))
+
+
 @cache
 def signer_for(data_dir: Path) -> TokenSigner:
     """The signer of one data directory; the secret is created (mode 0600) on first use."""
@@ -143,7 +158,7 @@ def resolve_credential(runtime: Runtime, credential: str | None) -> Principal:
         if key is None:
             raise AuthError(401, "invalid or revoked API key")
         return Principal(key, None)
-    payload = signer_for(runtime.settings.data_dir).verify(credential)
+    payload = signer_of(runtime).verify(credential)
     if payload is None:
         raise AuthError(401, "invalid or expired access token")
     key = _key_by_id(runtime.store, int(payload["o"]), int(payload["k"]))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 
-from .auth import Principal, parse_expires_in, parse_grants, requires, signer_for
+from .auth import Principal, parse_expires_in, parse_grants, requires, signer_of
 
 router = APIRouter()
 
@@ -39,6 +39,6 @@ async def access_token(
         expires_in = parse_expires_in(body.get("expires_in"))
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
-    signer = signer_for(request.app.state.runtime.settings.data_dir)
+    signer = signer_of(request.app.state.runtime)
     token = signer.mint(principal.api_key, grants, expires_in)
     return {"token": token, "expires_in": expires_in, "grants": {g: True for g in sorted(grants)}}

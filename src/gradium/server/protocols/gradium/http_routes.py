@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gradium.accounts.store import ApiKey
 from gradium.audio.output import wav_with_sizes
+from gradium.server.admission import TRY_AGAIN_LATER
 from gradium.server.auth import require_api_key
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
@@ -82,6 +83,9 @@ async def post_tts(body: HttpTtsBody, key: Key, request: Request) -> Response:
     except VoiceNotFound as exc:
         raise HTTPException(404, exc.message) from None
     except ProtocolError as exc:
+        if exc.code == TRY_AGAIN_LATER:  # the engine is at capacity: another replica may serve it
+            retry = str(runtime.settings.cluster.retry_after_s)
+            raise HTTPException(503, exc.message, headers={"Retry-After": retry}) from None
         status = 402 if exc.message.startswith("insufficient credits") else 400
         raise HTTPException(status, exc.message) from None
     except ValueError as exc:  # a malformed tag, invalid text, a word or text past its limit

@@ -13,6 +13,7 @@ from typing import Any
 from gradium.accounts.store import ApiKey
 from gradium.audio.errors import UnknownFormatError
 from gradium.audio.output import AudioEncoder, open_encoder
+from gradium.server.admission import TRY_AGAIN_LATER
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
 from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler, ready_fields
@@ -69,7 +70,7 @@ async def open_tts_stream(
     voice = replace(voice, params=for_family(voice.params, family, cloned=voice.kind != "catalog"))
     slot = runtime.engine_for(voice.params)
     if busy := slot.capacity_error():
-        raise ProtocolError(busy)
+        raise ProtocolError(busy, code=TRY_AGAIN_LATER)
     if voice.profile is None:
         params, transform = voice.params, None
     else:

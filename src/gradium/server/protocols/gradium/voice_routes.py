@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
+from gradium import metrics
 from gradium.accounts.errors import InsufficientCredits, UnknownDraft, UnknownVoice, VoiceConflict
 from gradium.accounts.store import AccountStore, ApiKey
 from gradium.catalog import describe_voice, load_catalog
@@ -218,6 +219,7 @@ async def generate(body: GenerateBody, key: Key, request: Request) -> dict[str, 
         await asyncio.to_thread(store.charge_usage, key.org_id, "voice_design", cost)
     except InsufficientCredits as exc:
         raise HTTPException(402, f"insufficient credits: {cost} needed, {exc.remaining} remaining") from None
+    metrics.CREDITS_CHARGED.labels("voice_design").inc(cost)
     profiles = design_profiles(prompt, language, body.n_samples)
     drafts = await asyncio.to_thread(
         store.create_drafts, key.org_id, prompt=prompt, language=language,
