@@ -72,6 +72,7 @@ export class VoicePicker {
       [...root.querySelectorAll("[data-role]")].map((el) => [el.dataset.role, el]));
     for (const control of Object.values(this.controls)) control.addEventListener("input", () => this.render());
     onVoicesChanged(() => this.render());
+    if (cache) this.render();
   }
 
   get voices() {
