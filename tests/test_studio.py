@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -83,6 +84,11 @@ def _credits(server: LiveServer) -> int:
     return remaining
 
 
+def _tts_requests(server: LiveServer) -> int:
+    count: int = _http(server, "GET", "/api/usages/summary", server.api_key)[1]["services"]["tts"]["requests"]
+    return count
+
+
 def test_sign_in_rejects_a_bad_key_with_the_apis_message(browser: BrowserContext, server: LiveServer) -> None:
     tab = browser.new_page()
     tab.goto(f"{server.root_url}/studio/")
@@ -112,6 +118,12 @@ def test_playground_streams_audio_and_highlights_words(page: Page, server: LiveS
     # Words turn "spoken" as playback passes their start time.
     expect(page.locator("#tts-words .word.spoken").first).to_be_visible()
     page.screenshot(path=ARTIFACTS / "playground.png")
+    # A voice's play button speaks a sample through post/speech/tts: one more TTS request.
+    requests = _tts_requests(server)
+    page.locator("#tts-picker .voice-item button.play").first.click()
+    expect(page.locator("#tts-picker .voice-item button.play").first).to_be_enabled()
+    expect(page.locator("#tts-error")).to_be_hidden()
+    assert _tts_requests(server) == requests + 1
     with page.expect_download() as download:
         page.click("#tts-download")
     saved = download.value.path()
@@ -149,6 +161,19 @@ def test_voices_clone_from_a_corpus_file_then_rename_and_delete(page: Page, serv
     page.once("dialog", lambda dialog: dialog.accept())
     renamed.locator("button.delete").click()
     expect(renamed).to_have_count(0)
+
+
+def test_voices_clone_from_the_microphone(page: Page, server: LiveServer) -> None:
+    """Ten seconds of Chromium's fake microphone (a corpus clip in a loop) become a voice."""
+    page.goto(f"{server.root_url}/studio/#voices")
+    page.set_input_files("#clone-file", [])
+    page.fill("#clone-name", "Microphone clone")
+    page.click("#clone-record")
+    expect(page.locator("#clone-record-status")).to_contain_text(re.compile(r"recorded \d+\.\d s"))
+    page.check("#clone-consent")
+    page.click("#clone-create")
+    expect(page.locator("#clone-result")).to_contain_text("Microphone clone")
+    expect(page.locator("#voices-picker .voice-item", has_text="Microphone clone")).to_have_count(1)
 
 
 def test_voice_designer_and_mix_show_the_apis_errors_and_make_voices(page: Page, server: LiveServer) -> None:
@@ -277,6 +302,15 @@ def test_gradium_socket_opens_with_an_access_token_of_the_right_grant(server: Li
     # An API key in a URL would end up in logs and history: refused, even a valid one.
     refused = _tts_socket(server, f"access_token={server.api_key}")
     assert refused[0]["type"] == "error" and "never an API key" in refused[0]["message"]
+
+
+def test_asr_interim_results_must_be_a_boolean(server: LiveServer) -> None:
+    token = _token(server, {"stt": True})
+    with connect(f"ws://{server.host}:{server.port}/api/speech/asr?access_token={token}") as socket:
+        config = json.dumps({"interim_results": "yes"})
+        socket.send(json.dumps({"input_format": "pcm", "json_config": config, "type": "setup"}))
+        assert json.loads(socket.recv(timeout=60)) == {
+            "type": "error", "message": "json_config 'interim_results' must be true or false", "code": 1008}
 
 
 def test_key_routes_are_for_admins_of_the_same_organisation(server: LiveServer) -> None:

@@ -90,7 +90,8 @@ function stop() {
   if (!current) return;
   current.playing = false;
   if (current.socket?.readyState === WebSocket.OPEN) current.socket.close();
-  current.player?.context.suspend();
+  // Silence now; the audio received so far stays downloadable (the player keeps its chunks).
+  if (current.player?.context.state !== "closed") current.player?.close();
 }
 
 async function save() {

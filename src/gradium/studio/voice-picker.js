@@ -37,6 +37,7 @@ export async function playSample(voiceId, language) {
     json: { voice_id: voiceId, text, output_format: "wav", only_audio: true },
     raw: true,
   });
+  window.dispatchEvent(new Event("gradium:spent"));
   const audio = new Audio(URL.createObjectURL(await response.blob()));
   await audio.play().catch(() => {});
   return audio;

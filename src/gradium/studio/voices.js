@@ -126,7 +126,7 @@ async function design() {
       const name = document.createElement("input");
       name.value = `${$("design-prompt").value.slice(0, 40)} #${index + 1}`;
       const play = button("▶", "Audition this draft", () =>
-        playSample(draft.embedding_id, language).then(spent, (error) => showError($("design-error"), error)));
+        playSample(draft.embedding_id, language).catch((error) => showError($("design-error"), error)));
       const keep = button("Keep", "Keep this draft as one of your voices", async () => {
         try {
           await api("/api/voices/from-embedding", {
