@@ -118,6 +118,14 @@ def test_playground_streams_audio_and_highlights_words(page: Page, server: LiveS
     # Words turn "spoken" as playback passes their start time.
     expect(page.locator("#tts-words .word.spoken").first).to_be_visible()
     page.screenshot(path=ARTIFACTS / "playground.png")
+    # Reported, not asserted (README "Web studio"): from the click to the first audio message, on a
+    # fresh server (the voice loads) and once more.
+    status = page.locator("#tts-status")
+    print("first audio after", status.get_attribute("data-first-audio-ms"), "ms (first request)")
+    page.click("#tts-speak")
+    expect(status).to_contain_text("first audio")
+    print("first audio after", status.get_attribute("data-first-audio-ms"), "ms (second request;",
+          "ready after", status.get_attribute("data-ready-ms"), "ms)")
     # A voice's play button speaks a sample through post/speech/tts: one more TTS request.
     requests = _tts_requests(server)
     page.locator("#tts-picker .voice-item button.play").first.click()

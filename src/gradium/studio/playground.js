@@ -43,17 +43,20 @@ async function speak() {
   $("tts-download").disabled = true;
   $("tts-status").textContent = "connecting…";
   const session = { words: [], player: null, playing: true, settings: settings(), text };
+  const clicked = performance.now();
   try {
     session.socket = await openSpeechSocket("tts");
     current = session;
     $("tts-stop").disabled = false;
     const done = readSocket(session.socket, (message) => {
       if (message.type === "ready") {
+        $("tts-status").dataset.readyMs = Math.round(performance.now() - clicked);
         session.sampleRate = message.sample_rate;
         session.player = new PcmPlayer(message.sample_rate);
         $("tts-status").textContent = "streaming…";
         requestAnimationFrame(highlight);
       } else if (message.type === "audio") {
+        session.firstAudioMs ??= performance.now() - clicked;
         session.player.push(base64ToBytes(message.audio));
       } else if (message.type === "text") {
         const word = document.createElement("span");
@@ -70,7 +73,9 @@ async function speak() {
     session.socket.send(JSON.stringify({ type: "end_of_stream" }));
     await done;
     const seconds = session.player ? session.player.pcm.length / 2 / session.sampleRate : 0;
-    $("tts-status").textContent = `${seconds.toFixed(2)} s of audio, ${session.words.length} words`;
+    $("tts-status").textContent = `${seconds.toFixed(2)} s of audio, ${session.words.length} words`
+      + (session.firstAudioMs === undefined ? "" : `; first audio ${Math.round(session.firstAudioMs)} ms after the click`);
+    $("tts-status").dataset.firstAudioMs = Math.round(session.firstAudioMs ?? -1);
     $("tts-download").disabled = !session.player;
     // Let the highlight run to the end of playback, then mark every word spoken.
     const left = session.player ? Math.max(0, session.player.nextTime - session.player.context.currentTime) : 0;
