@@ -227,7 +227,11 @@ def test_transcribe_the_microphone_live(page: Page, server: LiveServer) -> None:
     """Chromium's fake microphone plays a corpus clip ("experience proves this") in a loop."""
     page.goto(f"{server.root_url}/studio/#transcribe")
     page.click("#stt-mic")
-    expect(page.locator("#stt-words .word").first).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#stt-words .word").first).to_be_visible()
+    # Interim hypotheses ("partial") arrive while an utterance is spoken, before its words commit.
+    expect(page.locator("#stt-interim")).not_to_have_attribute("data-partials", "0")
+    print("partials:", page.locator("#stt-interim").get_attribute("data-partials"),
+          "words:", page.locator("#stt-words .word").count())
     page.click("#stt-mic")
     expect(page.locator("#stt-mic")).to_have_text("Start microphone")
     expect(page.locator("#stt-status")).to_contain_text("words")

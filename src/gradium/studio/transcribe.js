@@ -20,6 +20,7 @@ function reset() {
   $("stt-table").tBodies[0].replaceChildren();
   $("stt-table").hidden = true;
   $("stt-interim").textContent = "";
+  $("stt-interim").dataset.partials = 0;
   for (const id of ["stt-srt", "stt-vtt", "stt-json"]) $(id).disabled = true;
   showError($("stt-error"), null);
   drawVad(1);
@@ -66,6 +67,7 @@ function onMessage(message, duration) {
     }
   } else if (message.type === "partial") {
     $("stt-interim").textContent = message.text;
+    $("stt-interim").dataset.partials = Number($("stt-interim").dataset.partials ?? 0) + 1;
   } else if (message.type === "step") {
     const probability = message.vad?.[2]?.inactivity_prob ?? 0;
     vad.push([message.total_duration_s, probability]);
