@@ -45,6 +45,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     yield live
     stop_server(live)
     assert "Traceback" not in live.log(), live.log()
+    # The access tokens of the studio's sockets travel in URLs: the log masks them, like keys.
+    assert "ctk_" not in live.log()
+    assert "access_token=[redacted]" in live.log()
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +141,15 @@ def test_playground_streams_audio_and_highlights_words(page: Page, server: LiveS
     assert saved is not None and Path(saved).read_bytes()[:4] == b"RIFF"
     assert _credits(server) < before
     expect(page.locator("#credits-badge")).to_have_attribute("data-remaining", str(_credits(server)))
+
+
+def test_playground_shows_the_sockets_own_error(page: Page, server: LiveServer) -> None:
+    page.goto(f"{server.root_url}/studio/#playground")
+    page.fill("#tts-text", 'Wait <break time="soon" /> here.')
+    page.click("#tts-speak")
+    error = page.locator("#tts-error")
+    expect(error).to_contain_text('break time must look like "1.5s" or "500ms", got "soon"')
+    expect(page.locator("#tts-speak")).to_be_enabled()
 
 
 def test_voices_clone_from_a_corpus_file_then_rename_and_delete(page: Page, server: LiveServer) -> None:
