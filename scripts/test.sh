@@ -19,6 +19,19 @@ if [ "$(id -u)" = 0 ]; then
   export GRADIUM_REQUIRE_POSTGRES=1
 fi
 
+# The studio's browser tests (tests/test_studio.py) drive Debian's Chromium through Playwright;
+# Playwright's own browser download is not used.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: the studio tests need Chromium (apt-get install chromium)" >&2
+    exit 1
+  fi
+fi
+
 # The official clients are test peers. They live in their own virtualenv because the official
 # client package is also named "gradium".
 [ -x .peers/official/bin/python ] || python3 -m venv .peers/official

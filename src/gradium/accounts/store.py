@@ -244,6 +244,29 @@ class AccountStore(VoiceStoreMixin, LedgerMixin):
             rows = conn.execute(query).all()
         return _summary(rows)
 
+    def usage_by_day(self, org_id: int, days: int) -> list[dict[str, Any]]:
+        """Usage per UTC day and service over the last ``days`` days (today included), oldest
+        first: ``[{"date": "2026-12-02", "service": "tts", "requests", "credits", ...}]``."""
+        since = (utcnow() - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        query = (
+            sa.select(usage.c.created_at, usage.c.service, usage.c.requests, usage.c.characters,
+                      usage.c.audio_seconds, usage.c.credits)
+            .where(usage.c.org_id == org_id, usage.c.created_at >= since)
+            .order_by(usage.c.created_at)
+        )
+        buckets: dict[tuple[str, str], dict[str, Any]] = {}
+        with self._engine.connect() as conn:
+            for created_at, service, requests, characters, audio_seconds, credits in conn.execute(query):
+                day = created_at.date().isoformat()
+                entry = buckets.setdefault((day, service), {
+                    "date": day, "service": service, "requests": 0, "characters": 0,
+                    "audio_seconds": 0.0, "credits": 0})
+                entry["requests"] += int(requests or 0)
+                entry["characters"] += int(characters or 0)
+                entry["audio_seconds"] = round(entry["audio_seconds"] + float(audio_seconds or 0.0), 3)
+                entry["credits"] += int(credits or 0)
+        return list(buckets.values())
+
     # API keys ------------------------------------------------------------------------------------
 
     def create_key(self, org_id: int, name: str, *, admin: bool = False) -> tuple[ApiKey, str]:

@@ -27,6 +27,7 @@ from gradium.server.protocols.openai.router import openai_router
 from gradium.server.request_logs import RequestIds
 from gradium.server.runtime import Runtime
 from gradium.server.settings import Settings
+from gradium.server.studio import install_studio
 
 log = logging.getLogger("gradium.server")
 
@@ -36,15 +37,15 @@ def _gradium_websockets(runtime: Runtime) -> APIRouter:
 
     @router.websocket("/speech/tts")
     async def speech_tts(websocket: WebSocket) -> None:
-        await GradiumConnection(websocket, runtime, tts_factory(runtime)).serve()
+        await GradiumConnection(websocket, runtime, tts_factory(runtime), ("tts",)).serve()
 
     @router.websocket("/speech/asr")
     async def speech_asr(websocket: WebSocket) -> None:
-        await GradiumConnection(websocket, runtime, asr_factory(runtime)).serve()
+        await GradiumConnection(websocket, runtime, asr_factory(runtime), ("stt",)).serve()
 
     @router.websocket("/speech/s2s")
     async def speech_s2s(websocket: WebSocket) -> None:
-        await GradiumConnection(websocket, runtime, s2s_factory(runtime)).serve()
+        await GradiumConnection(websocket, runtime, s2s_factory(runtime), ("stt", "tts")).serve()
 
     return router
 
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(cartesia_router(runtime))
     app.add_middleware(GuardJsonBodies)
     app.include_router(openai_router(), prefix="/v1")
+    install_studio(app)
     # Inside CollapseSlashes (paths are clean), outside the routes: refusals cost no route work.
     app.add_middleware(StreamAdmission, admission=runtime.admission)
     app.add_middleware(RequestIds)

@@ -15,7 +15,7 @@ from gradium.server.billing import AudioSecondsBilling, RequestMeter
 from gradium.server.errors import ProtocolError
 from gradium.server.protocols.gradium.connection import Emit, Message, RequestHandler, ready_fields
 from gradium.server.runtime import Runtime
-from gradium.speech.stt_pipeline import Step, Word
+from gradium.speech.stt_pipeline import Partial, Step, Word
 from gradium.speech.tts_options import OptionError, number_in_range, parse_json_config
 from gradium.workers.stt_pool import Finished, Flushed, StreamError, SttStreamHandle, SttWorkerPool
 
@@ -54,6 +54,16 @@ def parse_stt_config(setup: Message, pool: SttWorkerPool) -> tuple[str, str, int
     return input_format, code, delay, temp
 
 
+def interim_results(setup: Message) -> bool:
+    """json_config ``interim_results: true`` (ours; off by default, so the official client's
+    streams are unchanged) adds ``{"type": "partial", "text": ...}`` messages: the hypothesis of the
+    utterance being spoken, which may still change, before its words are committed as ``text``."""
+    value = parse_json_config(setup.get("json_config")).get("interim_results", False)
+    if not isinstance(value, bool):
+        raise OptionError("json_config 'interim_results' must be true or false")
+    return value
+
+
 class AsrRequest(RequestHandler):
     def __init__(self, runtime: Runtime, setup: Message, api_key: ApiKey) -> None:
         self.runtime = runtime
@@ -63,10 +73,12 @@ class AsrRequest(RequestHandler):
         self.request_id = str(uuid.uuid4())
         self.handle: SttStreamHandle | None = None
         self.ended = False
+        self.interim = False
 
     async def start(self) -> Message:
         try:
             input_format, language, delay, temp = parse_stt_config(self.setup, self.runtime.stt_pool)
+            self.interim = interim_results(self.setup)
         except OptionError as exc:
             raise ProtocolError(str(exc)) from None
         model_name = self.setup.get("model_name")
@@ -127,6 +139,9 @@ class AsrRequest(RequestHandler):
                         }
                     )
                     await emit({"type": "end_text", "stop_s": event.stop_s, "stream_id": 0})
+                elif isinstance(event, Partial):
+                    if self.interim:
+                        await emit({"type": "partial", "text": event.text, "stream_id": 0})
                 elif isinstance(event, Flushed):
                     await emit({"type": "flushed", "flush_id": event.flush_id})
                 elif isinstance(event, StreamError):

@@ -32,6 +32,7 @@ from gradium.server.credentials import CredentialWatch
 from gradium.server.errors import ProtocolError
 from gradium.server.outbox import SLOW_READER_CLOSE_REASON, Outbox, SlowReader
 from gradium.server.protocol_log import log_protocol_error
+from gradium.server.protocols.cartesia.auth import TOKEN_PREFIX, AuthError, check_grant, resolve_credential
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.validate import TextError, check_json_strings
@@ -121,8 +122,11 @@ def _is_scoped_setup(message: Message) -> bool:
 
 
 class GradiumConnection:
-    def __init__(self, websocket: WebSocket, runtime: Runtime, factory: HandlerFactory) -> None:
+    def __init__(
+        self, websocket: WebSocket, runtime: Runtime, factory: HandlerFactory, grants: tuple[str, ...] = ()
+    ) -> None:
         self.ws = websocket
+        self.grants = grants  # what an access token must grant to open this socket
         self.runtime = runtime
         self.factory = factory
         limits = runtime.settings.limits
@@ -166,6 +170,9 @@ class GradiumConnection:
     async def _authenticate(self) -> ApiKey:
         key = self.ws.headers.get("x-api-key")
         if not key:
+            token = self.ws.query_params.get("access_token")
+            if token:
+                return await self._authenticate_token(token)
             raise ProtocolError("missing API key: send it in the x-api-key header")
         api_key = await asyncio.to_thread(self.runtime.store.authenticate, key)
         if api_key is None:
@@ -174,6 +181,33 @@ class GradiumConnection:
             partial(self._key_problem, key), self.runtime.settings.limits.credential_recheck_s
         )
         return api_key
+
+    async def _authenticate_token(self, token: str) -> ApiKey:
+        """A browser cannot set headers on a WebSocket: it opens the socket with a short-lived
+        access token from ``POST /access-token`` (which takes the key in a header) in
+        ``?access_token=``, so that the API key itself never travels in a URL."""
+        if not token.startswith(TOKEN_PREFIX):
+            raise ProtocolError(
+                "access_token must be a token from POST /access-token, never an API key"
+            )
+        try:
+            principal = await asyncio.to_thread(resolve_credential, self.runtime, token)
+            for grant in self.grants:
+                check_grant(principal, grant)
+        except AuthError as exc:
+            raise ProtocolError(exc.message) from None
+        self.credentials = CredentialWatch(
+            partial(self._token_problem, token), self.runtime.settings.limits.credential_recheck_s
+        )
+        return principal.api_key
+
+    async def _token_problem(self, token: str) -> str | None:
+        """Why the socket's token no longer holds (expired, its key revoked), or None."""
+        try:
+            await asyncio.to_thread(resolve_credential, self.runtime, token)
+        except AuthError as exc:
+            return f"{exc.message}: reconnect with a new access token"
+        return None
 
     async def _key_problem(self, key: str) -> str | None:
         """Why the socket's key no longer authenticates (revoked since it opened), or None."""

@@ -16,6 +16,7 @@ from gradium.server.admission import TRY_AGAIN_LATER
 from gradium.server.auth import require_api_key
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
+from gradium.server.protocols.gradium.account_routes import router as account_router
 from gradium.server.protocols.gradium.tts_ws import VoiceNotFound, open_tts_stream
 from gradium.server.protocols.gradium.voice_routes import router as voice_router
 from gradium.server.runtime import Runtime
@@ -23,6 +24,7 @@ from gradium.speech.tts import TtsStream
 
 router = APIRouter()
 router.include_router(voice_router)
+router.include_router(account_router)
 Key = Annotated[ApiKey, Depends(require_api_key)]
 
 
