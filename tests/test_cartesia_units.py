@@ -15,13 +15,8 @@ from gradium.audio.errors import UnknownFormatError
 from gradium.audio.files import read_audio_file
 from gradium.audio.output import open_encoder_for, wav_with_sizes
 from gradium.engines.base import WordTiming
-from gradium.server.protocols.cartesia.auth import (
-    TokenSigner,
-    credential_from,
-    parse_expires_in,
-    parse_grants,
-    signer_for,
-)
+from gradium.server.access_tokens import TokenSigner, signer_for
+from gradium.server.protocols.cartesia.auth import credential_from, parse_expires_in, parse_grants
 from gradium.server.protocols.cartesia.stt_audio import check_raw_format, file_to_wav, to_int16
 from gradium.server.protocols.cartesia.tts_core import (
     TextJoiner,

@@ -28,11 +28,11 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gradium.accounts.store import ApiKey
+from gradium.server.access_tokens import TOKEN_PREFIX, AuthError, check_grant, resolve_credential
 from gradium.server.credentials import CredentialWatch
 from gradium.server.errors import ProtocolError
 from gradium.server.outbox import SLOW_READER_CLOSE_REASON, Outbox, SlowReader
 from gradium.server.protocol_log import log_protocol_error
-from gradium.server.protocols.cartesia.auth import TOKEN_PREFIX, AuthError, check_grant, resolve_credential
 from gradium.server.protocols.json_frames import encode_frame
 from gradium.server.runtime import Runtime
 from gradium.text.validate import TextError, check_json_strings
