@@ -24,6 +24,7 @@ from gradium.server.protocols.cartesia.tts_core import (
     approximate_phonemes,
     parse_tts_request,
 )
+from gradium.server.protocols.cartesia.tts_http import http_error
 from gradium.server.protocols.cartesia.voicing import (
     catalog_embedding,
     params_from_embedding,
@@ -179,3 +180,10 @@ def test_phoneme_timestamps_cover_each_word() -> None:
     phonemes, starts, ends = approximate_phonemes([WordTiming("Hi!", 0.0, 0.2), WordTiming("you", 0.2, 0.5)])
     assert phonemes == ["h", "i", "y", "o", "u"] and starts[0] == 0.0 and ends[-1] == 0.5
     assert all(a <= b for a, b in zip(starts, ends, strict=True))
+
+
+def test_an_engine_at_capacity_is_503_with_retry_after_and_other_errors_are_not() -> None:
+    busy = http_error(TtsRequestError("the kokoro voices are at capacity", 503), retry_after_s=3)
+    assert busy.status_code == 503 and busy.headers == {"Retry-After": "3"}
+    invalid = http_error(TtsRequestError("output_format.bit_rate must be an integer"))
+    assert invalid.status_code == 400 and invalid.headers is None

@@ -117,7 +117,9 @@ async def prepare_tts_request(runtime: Runtime, body: dict[str, Any], org_id: in
             raise TtsRequestError(exc.message, exc.status) from None
     spec = parse_tts_request(body, flite=runtime.flite_enabled, custom=custom)
     if busy := runtime.engine_for(spec.voice).capacity_error():
-        raise TtsRequestError(busy, 429)
+        # 503 like every refusal at capacity (gradium.server.admission): a load balancer retries
+        # it on another replica; the HTTP answer carries Retry-After (tts_http.http_error).
+        raise TtsRequestError(busy, 503)
     return spec
 
 

@@ -38,10 +38,11 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-def http_error(exc: Exception) -> HTTPException:
+def http_error(exc: Exception, retry_after_s: int = 1) -> HTTPException:
     """The HTTP status for a failure before any byte of the response was sent."""
     if isinstance(exc, TtsRequestError):
-        return HTTPException(exc.status, exc.message)
+        headers = {"Retry-After": str(retry_after_s)} if exc.status == 503 else None
+        return HTTPException(exc.status, exc.message, headers=headers)
     if isinstance(exc, ProtocolError):
         return HTTPException(402 if exc.message.startswith("insufficient credits") else 400, exc.message)
     return HTTPException(400, str(exc))
@@ -64,7 +65,7 @@ async def start_generation(
         tts.push(transcript)
         tts.end()
     except (TtsRequestError, TagError, ValueError) as exc:
-        raise http_error(exc) from None
+        raise http_error(exc, runtime.settings.cluster.retry_after_s) from None
     return tts
 
 

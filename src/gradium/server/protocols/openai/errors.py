@@ -39,4 +39,8 @@ def install_openai_errors(app: FastAPI) -> None:
         log_protocol_error(
             "openai", request.url.path, request.headers.get("x-request-id"), exc.message, exc.status_code
         )
-        return JSONResponse(error_body(exc.status_code, exc.message, exc.param, exc.code), exc.status_code)
+        headers = None
+        if exc.status_code == 503:  # at capacity: say when to retry (or a load balancer tries another)
+            headers = {"Retry-After": str(request.app.state.runtime.settings.cluster.retry_after_s)}
+        body = error_body(exc.status_code, exc.message, exc.param, exc.code)
+        return JSONResponse(body, exc.status_code, headers=headers)

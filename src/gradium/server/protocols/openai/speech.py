@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from gradium.accounts.store import ApiKey
+from gradium.server.admission import TRY_AGAIN_LATER
 from gradium.server.billing import RequestMeter
 from gradium.server.errors import ProtocolError
 from gradium.server.protocol_log import log_protocol_error
@@ -81,7 +82,7 @@ def _status_of_message(message: str) -> int:
 
 
 def _status_of(exc: ProtocolError) -> int:
-    return _status_of_message(exc.message)
+    return 503 if exc.code == TRY_AGAIN_LATER else _status_of_message(exc.message)
 
 
 @router.post("/audio/speech")
