@@ -11,7 +11,9 @@ Run: ``.venv/bin/python benchmarks/cloning_neural.py`` (about 10 minutes on 2 co
   ``model_name: "formant"`` (the formant voice + WORLD transform of the same profile: the old DSP
   clone).
 * **Stock voices**: every Kokoro voice of the speaker's language speaks the same sentences (raw
-  engine, in this process).
+  engine, in this process); the best of them also through the equaliser a clone would give it
+  (``timbre_eq`` from its calibration rendering to the sample), to show what the equaliser alone
+  brings.
 * **Similarity**: cosine of the GE2E embedding of each rendering (the three sentences together) to
   the held-out speech's. Also the clone's round-trip WER (Whisper base, language forced).
 """
@@ -39,10 +41,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from gradium.audio.files import read_audio_file  # noqa: E402
 from gradium.bench.server import Target, start  # noqa: E402
-from gradium.engines.base import NeuralVoice  # noqa: E402
+from gradium.engines.base import NeuralVoice, Synthesis  # noqa: E402
 from gradium.engines.neural_tts import KokoroTTS  # noqa: E402
 from gradium.engines.speaker_encoder import similarity, speaker_encoder  # noqa: E402
-from gradium.speech.voice_space import ENGINE, render_params, stock_voices  # noqa: E402
+from gradium.engines.voice_eq import apply_voice_eq  # noqa: E402
+from gradium.speech.custom_voices import ANALYSIS_WINDOW_S  # noqa: E402
+from gradium.speech.voice_match import timbre_eq  # noqa: E402
+from gradium.speech.voice_profile import analyse_voice  # noqa: E402
+from gradium.speech.voice_space import ENGINE, calibration_sentences, render_params, stock_voices  # noqa: E402
 from stt_corpus import wer  # noqa: E402
 
 from tts_neural import SENTENCES, Transcriber, english_sentences, speak  # noqa: E402  # isort: skip
@@ -123,6 +129,18 @@ def stock_speech(tts: KokoroTTS, name: str, accent: str, language: str) -> np.nd
     return np.concatenate([tts.synthesize(text, voice).pcm for text in sentences(language)])
 
 
+def equalised_stock(
+    tts: KokoroTTS, name: str, accent: str, language: str, envelope: tuple[float, ...] | None
+) -> np.ndarray:
+    """The stock voice's test sentences through the equaliser a clone of it would get: what the
+    equaliser alone brings, without the mix."""
+    voice = NeuralVoice(ENGINE, name, accent)
+    calibration = tts.synthesize(calibration_sentences(language), render_params(voice, language))
+    eq = None if envelope is None else timbre_eq(envelope, calibration)
+    speech = Synthesis(stock_speech(tts, name, accent, language), 24000)
+    return apply_voice_eq(speech, eq).pcm
+
+
 def embed(pcm: np.ndarray, rate: int) -> np.ndarray:
     return speaker_encoder().embed(pcm.astype(np.float32) / 32768, rate)
 
@@ -141,6 +159,11 @@ async def grade(target: Target, tts: KokoroTTS, transcribe: Transcriber, speaker
         if candidate.language == speaker.language:
             pcm = stock_speech(tts, candidate.name, candidate.accent, speaker.language)
             stock[candidate.name] = round(similarity(embed(pcm, 24000), reference), 3)
+    best = max(stock, key=lambda name: stock[name])
+    accent = next(v.accent for v in stock_voices() if v.name == best)
+    # The sample's envelope as the server analysed it (its analysis window of the sample).
+    envelope = analyse_voice(sample[: int(ANALYSIS_WINDOW_S * RATE)], RATE).envelope_db
+    best_eq = equalised_stock(tts, best, accent, speaker.language, envelope)
     refs = sentences(speaker.language)
     hyps = [transcribe(pcm, speaker.language) for pcm in clone_parts]
     words = sum(len(r.split()) for r in refs)
@@ -152,10 +175,12 @@ async def grade(target: Target, tts: KokoroTTS, transcribe: Transcriber, speaker
         "sample_s": round(len(sample) / RATE, 1),
         "held_out_s": round(len(held_out) / RATE, 1),
         "clone_voice": neural["voice"] if neural else None,
+        "clone_eq": bool(neural and neural.get("eq_db")),
         "clone": round(similarity(embed(np.concatenate(clone_parts), 16000), reference), 3),
         "dsp_clone": round(similarity(embed(np.concatenate(dsp_parts), 16000), reference), 3),
         "stock": stock,
         "best_stock": max(stock.values()) if stock else None,
+        "best_stock_with_eq": round(similarity(embed(best_eq, 24000), reference), 3),
         "clone_wer": round(errors / words, 3),
         "clone_request_s": round(clone_s, 1),
     }
@@ -183,19 +208,23 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     lines = [
         "# Cloning: speaker similarity to held-out speech (GE2E cosine)",
         "",
-        "| speaker | lang | clone (Kokoro mix) | best stock voice of its language | DSP clone | clone WER |"
-        " clone request |",
-        "|---|---|---|---|---|---|---|",
+        "| speaker | lang | clone (Kokoro voice + equaliser) | best stock voice of its language |"
+        " that voice + equaliser | DSP clone | clone WER | clone request |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in results["speakers"]:
         best = max(row["stock"], key=row["stock"].get) if row["stock"] else "-"
         lines.append(
             f"| {row['speaker']} ({row['note']}) | {row['language']} | **{row['clone']:.3f}** |"
-            f" {row['best_stock']:.3f} ({best}) | {row['dsp_clone']:.3f} | {row['clone_wer']:.1%} |"
+            f" {row['best_stock']:.3f} ({best}) | {row['best_stock_with_eq']:.3f} |"
+            f" {row['dsp_clone']:.3f} | {row['clone_wer']:.1%} |"
             f" {row['clone_request_s']:.1f} s |"
         )
     lines += ["", "Mixes:", ""]
-    lines += [f"- {row['speaker']}: `{json.dumps(row['clone_voice'])}`" for row in results["speakers"]]
+    lines += [
+        f"- {row['speaker']}: `{json.dumps(row['clone_voice'])}`{' + equaliser' if row['clone_eq'] else ''}"
+        for row in results["speakers"]
+    ]
     (out / "cloning_neural.md").write_text("\n".join(lines) + "\n")
 
 

@@ -20,9 +20,9 @@ speaker-encoder similarity of 0.45-0.74 to held-out speech of a real speaker; a 
    takes its mean spectral envelope to the sample's, applied to every later synthesis
    (:mod:`gradium.engines.voice_eq`). It carries what no stock voice has: the speaker's own
    resonances and the colour of their microphone and room. On held-out speech of 8 corpus speakers
-   it raised the similarity by 0.05-0.13 on 7 of them (LJ Speech 0.73 -> 0.77, FLEURS fr 005
-   0.53 -> 0.66) and cost 0.006 on one (benchmarks/cloning_neural.py). The equalised rendering
-   only wins where it is closer to the sample than the plain one.
+   it raised the similarity by 0.02-0.13 on 7 of them (LJ Speech 0.736 -> 0.764, FLEURS fr 005
+   0.525 -> 0.636); the eighth kept its plain voice (benchmarks/cloning_neural.py). The equalised
+   rendering only wins where it is closer to the sample than the plain one.
 
 A greedy search that renders more mixes gained at most 0.03 on the sample and lost on held-out
 speech for noisy clips, so it is not done.
