@@ -6,7 +6,8 @@ extra for DNSMOS; writes ``benchmarks/results/tts_neural.md`` and ``.json``). It
 
 * **Intelligibility**: each flagship voice speaks sentences over ``speech/tts`` (``pcm_16000``);
   Whisper base (beam 5, full window, the language forced) transcribes them in this process;
-  WER with digits spelled out (10 English sentences, 3 per other language).
+  WER with digits spelled out (10 English sentences, 3 per other language), and a sound-alike WER
+  over the words' espeak-ng pronunciations, so that homophones ("chaise"/"chaises") are not errors.
 * **Naturalness proxy**: DNSMOS P.808 (``speechmos``, ONNX) averaged over the same sentences.
 * **Identity**: median F0 (WORLD's DIO) of every catalog voice speaking one sentence, through the
   engine adapters in this process; feminine voices should be >= 165 Hz, masculine <= 140 Hz.
@@ -45,7 +46,7 @@ from gradium.engines.neural_tts import KokoroTTS, PiperTTS  # noqa: E402
 from gradium.server.runtime import FIRST_WORDS, KOKORO_CALL_THREADS  # noqa: E402
 from gradium.speech.tts_models import FAST, family_of_model_name, for_family  # noqa: E402
 from gradium.text.segmenter import Segment, TextSegmenter  # noqa: E402
-from stt_corpus import wer  # noqa: E402
+from stt_corpus import SOUND_ALIKE_LANGUAGES, sound_alike_wer, sounds, wer  # noqa: E402
 
 from stt_neural import percentile, rss_mb  # noqa: E402  # isort: skip
 
@@ -157,18 +158,30 @@ async def quality(target: Target) -> list[dict[str, Any]]:
             moses.append(dnsmos_p808(pcm))
             f0s.append(median_f0(pcm, 16000))
         errors = sum(wer(r, h, language) * len(r.split()) for r, h in zip(refs, hyps, strict=True))
+
         rows.append(
             {
                 "voice": name,
                 "language": language,
                 "engine": neural_name(uid),
                 "wer": round(errors / sum(len(r.split()) for r in refs), 3),
+                "sound_alike_wer": sound_alike_total(refs, hyps, language),
+                "transcripts": hyps,
                 "dnsmos_p808": round(float(np.mean(moses)), 2),
                 "median_f0_hz": round(float(np.median(f0s))),
             }
         )
         print(rows[-1], flush=True)
     return rows
+
+
+def sound_alike_total(refs: list[str], hyps: list[str], language: str) -> float | None:
+    """Errors over the pronounced words of all sentences (None where espeak-ng has no voice)."""
+    if language not in SOUND_ALIKE_LANGUAGES:
+        return None
+    words = [len(sounds(r, language).split()) for r in refs]
+    errors = sum(sound_alike_wer(r, h, language) * n for r, h, n in zip(refs, hyps, words, strict=True))
+    return round(errors / sum(words), 3)
 
 
 def neural_name(uid: str) -> str:
@@ -306,14 +319,19 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         f"- RSS: idle {results['rss_idle_mb']} MB, after Kokoro and Piper served "
         f"{results['rss_after_engines_mb']} MB",
         "",
-        "| voice | language | engine: voice | round-trip WER | DNSMOS P.808 | median F0 (Hz) |",
-        "|---|---|---|---|---|---|",
+        "| voice | language | engine: voice | round-trip WER | sound-alike WER | DNSMOS P.808 |"
+        " median F0 (Hz) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in results["quality"]:
+        alike = row.get("sound_alike_wer")
+        alike_cell = "-" if alike is None else f"{100 * alike:.1f} %"
         lines.append(
             f"| {row['voice']} | {row['language']} | {row['engine']} | {100 * row['wer']:.1f} % | "
-            f"{row['dnsmos_p808']} | {row['median_f0_hz']} |"
+            f"{alike_cell} | {row['dnsmos_p808']} | {row['median_f0_hz']} |"
         )
+    lines += ["", "Transcripts (Whisper base):", ""]
+    lines += [f"- {row['voice']}: {' / '.join(row.get('transcripts', []))}" for row in results["quality"]]
     out.write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
 

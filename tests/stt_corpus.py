@@ -16,6 +16,7 @@ import numpy as np
 import sphn
 from num2words import num2words
 
+from gradium.engines.kokoro_phonemes import EspeakIPA
 from gradium.speech.stt_pipeline import SttEvent, SttPipeline, Word
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -112,6 +113,28 @@ def normalise(text: str, language: str = "en") -> str:
 
 def wer(reference: str, hypothesis: str, language: str = "en") -> float:
     return float(jiwer.wer(normalise(reference, language), normalise(hypothesis, language) or "<empty>"))
+
+
+# espeak-ng voices (kokoro_phonemes.ESPEAK_VOICES keys) that spell out how a language's words sound.
+_SOUNDS_OF = {"en": "en-us", "fr": "fr-fr", "es": "es", "pt": "pt-br"}
+SOUND_ALIKE_LANGUAGES = frozenset(_SOUNDS_OF)
+_ipa: EspeakIPA | None = None
+
+
+def sounds(text: str, language: str) -> str:
+    """``text`` (normalised) as espeak-ng IPA words, stress marks dropped: homophones become equal."""
+    global _ipa
+    _ipa = _ipa or EspeakIPA()
+    raw = _ipa.clauses(normalise(text, language), _SOUNDS_OF[language])
+    return " ".join(re.sub("[_ˈˌ-]", "", word) for word in raw.split())
+
+
+def sound_alike_wer(reference: str, hypothesis: str, language: str = "en") -> float:
+    """WER over the words' pronunciations rather than their spellings. French writes many words
+    that sound the same ("chaise"/"chaises", "municipal"/"municipale", "Lyon"/"l'ion"); a
+    recogniser cannot tell them apart, so a round trip counts them as errors the voice did not make.
+    """
+    return float(jiwer.wer(sounds(reference, language), sounds(hypothesis, language) or "<empty>"))
 
 
 def total_wer(pairs: list[tuple[str, str]]) -> float:
