@@ -230,6 +230,10 @@ def test_transcribe_a_corpus_file_and_export_subtitles(page: Page, server: LiveS
     srt = Path(str(download.value.path())).read_text()
     assert srt.startswith("1\n00:00:0") and " --> " in srt and "halt" in srt.lower()
     with page.expect_download() as download:
+        page.click("#stt-vtt")
+    vtt = Path(str(download.value.path())).read_text()
+    assert vtt.startswith("WEBVTT\n\n00:00:0") and re.search(r"\d\d:\d\d\.\d{3} --> ", vtt), vtt
+    with page.expect_download() as download:
         page.click("#stt-json")
     words = json.loads(Path(str(download.value.path())).read_text())["words"]
     assert all(w["stop_s"] >= w["start_s"] >= 0 for w in words) and len(words) == rows.count()
