@@ -27,6 +27,7 @@ function showPage() {
   for (const key of Object.keys(pages)) $(`page-${key}`).hidden = key !== page;
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.page === page);
   pages[page].show?.();
+  if (session.key) refreshCredits(); // the badge agrees with the Account page's figure
 }
 
 function enter() {
@@ -34,7 +35,6 @@ function enter() {
   for (const id of ["app", "nav", "credits-badge", "sign-out"]) $(id).hidden = false;
   for (const page of Object.values(pages)) page.init();
   loadVoices().catch((error) => showError($("voices-error"), error));
-  refreshCredits();
   showPage();
 }
 
