@@ -54,6 +54,7 @@ from stt_corpus import normalise  # noqa: E402
 CHUNK = 3840  # 80 ms of 24 kHz s16le
 TAIL_S = 2.0
 LEVELS = (4, 6, 8)
+WARM_UP_S = 20.0  # after the first stream, for the other workers to load their models
 
 
 @dataclass
@@ -256,7 +257,9 @@ async def capacity(
     ]
 
 
-async def measure(corpus: Path, capacity_runs: int, capacity_only: bool) -> dict[str, Any]:
+async def measure(
+    corpus: Path, capacity_runs: int, capacity_only: bool, levels: tuple[int, ...] = LEVELS
+) -> dict[str, Any]:
     manifest = json.loads((corpus / "manifest.json").read_text())
     english = load_clips(corpus, None, 0.0)
     long_english = [c for c in english if c.duration_s >= 6.0]
@@ -267,7 +270,11 @@ async def measure(corpus: Path, capacity_runs: int, capacity_only: bool) -> dict
             idle_rss = rss_mb(pid, children=True)
             results: dict[str, Any] = {"rss_idle_mb": idle_rss, "load_before": os.getloadavg()[0]}
             if capacity_only:
-                results["capacity"] = await capacity(target, long_english, corpus, capacity_runs)
+                # Start the STT workers and load their models first, as the clip runs do.
+                short = min(english, key=lambda c: c.duration_s)
+                await gradium_stream(target, short.name, "en", pcm24(short.name, corpus))
+                await asyncio.sleep(WARM_UP_S)
+                results["capacity"] = await capacity(target, long_english, corpus, capacity_runs, levels)
                 return results
             runs = []
             for entry in manifest:  # one stream at a time: latency without queueing
@@ -478,8 +485,10 @@ def main() -> None:
     parser.add_argument(
         "--capacity-only", action="store_true", help="only the capacity runs (JSON printed, no report)"
     )
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="capacity levels (streams)")
     args = parser.parse_args()
-    results = asyncio.run(measure(args.corpus, args.capacity_runs, args.capacity_only))
+    levels = tuple(int(n) for n in args.levels.split(","))
+    results = asyncio.run(measure(args.corpus, args.capacity_runs, args.capacity_only, levels))
     if args.capacity_only:
         print(json.dumps(results, indent=1))
         return
