@@ -11,7 +11,6 @@ Replies: ``("ready",)`` once the default engine is loaded, then ``("events", sid
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -174,11 +173,6 @@ class _Streams:
 
 def serve(requests: Connection, replies: Connection, options: SttEngineOptions | None = None) -> None:
     """Worker process entry point: serve requests until "stop" or until the parent goes away."""
-    options = options or SttEngineOptions()
-    # Before CTranslate2 is loaded: its OpenMP runtime otherwise keeps a second thread per worker
-    # spinning between operations, on a core the other worker needs (a tiny.en final pass: 0.23 s
-    # wall, 0.33 CPU s without this, 0.23 with it).
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, options.whisper.cpu_threads)))
     recognizers = Recognizers(options)
     # Load the default engine's models now: the first stream should not wait for a load. (Workers
     # start with the first stream, so an idle server that never transcribed holds no model.)
