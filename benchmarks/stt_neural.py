@@ -15,8 +15,10 @@ settings and measures, each stream sending 80 ms chunks of 24 kHz PCM at real-ti
 * **Interim**: over Cartesia's streaming route, from the end of the first word to the first
   transcript of any kind.
 * **End of turn**: audio time from the last word's end to the first ``step`` whose 2 s horizon
-  reaches 0.9, and the largest 2 s value while the sentence is still being spoken.
-* **Capacity**: 4, 6 and 8 concurrent English streams; a level is kept up when no stream's lag
+  reaches 0.9 (and when that step's message arrived), and the largest 2 s value in each pause the
+  server saw while the clip was spoken, split by whether the transcript ends a sentence there.
+* **Capacity**: 4, 6 and 8 concurrent English streams, ``--capacity-runs`` times each (3; the
+  levels interleaved); a level is kept up in a run when no stream's lag
   (audio sent minus audio processed, from ``step`` messages) exceeds 1 s. Server CPU (main process
   and STT workers, from /proc) per second of audio, beside the raw engine's: the same pipeline
   in this process on the same clips, no server.
