@@ -15,8 +15,10 @@ settings and measures, each stream sending 80 ms chunks of 24 kHz PCM at real-ti
 * **Interim**: over Cartesia's streaming route, from the end of the first word to the first
   transcript of any kind.
 * **End of turn**: audio time from the last word's end to the first ``step`` whose 2 s horizon
-  reaches 0.9, and the largest 2 s value while the sentence is still being spoken.
-* **Capacity**: 4, 6 and 8 concurrent English streams; a level is kept up when no stream's lag
+  reaches 0.9 (and when that step's message arrived), and the largest 2 s value in each pause the
+  server saw while the clip was spoken, split by whether the transcript ends a sentence there.
+* **Capacity**: 4, 6 and 8 concurrent English streams, ``--capacity-runs`` times each (3; the
+  levels interleaved); a level is kept up in a run when no stream's lag
   (audio sent minus audio processed, from ``step`` messages) exceeds 1 s. Server CPU (main process
   and STT workers, from /proc) per second of audio, beside the raw engine's: the same pipeline
   in this process on the same clips, no server.
@@ -44,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from gradium.bench.inputs import RefWord, SttClip, default_corpus, load_clips, load_pcm  # noqa: E402
+from gradium.bench.inputs import RefWord, SttClip, default_corpus, load_clips, load_pcm, words_of  # noqa: E402
 from gradium.bench.server import Target, start  # noqa: E402
 from gradium.bench.stt_match import word_latencies  # noqa: E402
 from gradium.speech.stt_engines import Recognizers  # noqa: E402
@@ -54,6 +56,7 @@ from stt_corpus import normalise  # noqa: E402
 CHUNK = 3840  # 80 ms of 24 kHz s16le
 TAIL_S = 2.0
 LEVELS = (4, 6, 8)
+WARM_UP_S = 20.0  # after the first stream, for the other workers to load their models
 
 
 @dataclass
@@ -63,7 +66,8 @@ class StreamRun:
     duration_s: float
     text: str = ""
     arrivals: list[tuple[str, float]] = field(default_factory=list)  # (text, audio-clock time)
-    steps: list[tuple[float, float]] = field(default_factory=list)  # (total_duration_s, vad[2])
+    # (total_duration_s, vad[2], arrival on the audio clock: the client sends in real time)
+    steps: list[tuple[float, float, float]] = field(default_factory=list)
     max_lag_s: float = 0.0
     first_transcript_s: float | None = None
 
@@ -93,7 +97,7 @@ async def gradium_stream(target: Target, name: str, language: str, data: bytes) 
                     run.arrivals.append((data_["text"], now))
                 elif data_["type"] == "step":
                     total = float(data_["total_duration_s"])
-                    run.steps.append((total, float(data_["vad"][2]["inactivity_prob"])))
+                    run.steps.append((total, float(data_["vad"][2]["inactivity_prob"]), now))
                     run.max_lag_s = max(run.max_lag_s, min(now, len(data) / 48000) - total)
                 elif data_["type"] in ("end_of_stream", "error"):
                     break
@@ -225,30 +229,39 @@ def raw_cpu(clips: list[SttClip]) -> float:
     return busy / audio
 
 
-async def capacity(target: Target, clips: list[SttClip], corpus: Path) -> list[dict[str, Any]]:
-    levels = []
-    for streams in LEVELS:
-        chosen = [clips[i % len(clips)] for i in range(streams)]
-        cpu_before = cpu_seconds(target.pid or 0)
-        runs = await asyncio.gather(
-            *(gradium_stream(target, c.name, "en", pcm24(c.name, corpus)) for c in chosen)
-        )
-        cpu = cpu_seconds(target.pid or 0) - cpu_before
-        audio = sum(c.duration_s + TAIL_S for c in chosen)
-        lags = [r.max_lag_s for r in runs]
-        levels.append(
-            {
-                "streams": streams,
-                "kept_up": max(lags) <= 1.0,
-                "max_lag_s": round(max(lags), 3),
-                "server_cpu_per_audio_s": round(cpu / audio, 3),
-            }
-        )
-        print(levels[-1], flush=True)
-    return levels
+async def capacity(
+    target: Target, clips: list[SttClip], corpus: Path, runs: int = 1, levels: tuple[int, ...] = LEVELS
+) -> list[dict[str, Any]]:
+    """Each level ``runs`` times (the levels interleaved, so that a slow spell of the machine does
+    not hit one level only); a level is kept up in a run when no stream fell more than 1 s behind."""
+    lags: dict[int, list[float]] = {streams: [] for streams in levels}
+    cpu: dict[int, list[float]] = {streams: [] for streams in levels}
+    for run in range(runs):
+        for streams in levels:
+            chosen = [clips[i % len(clips)] for i in range(streams)]
+            cpu_before = cpu_seconds(target.pid or 0)
+            results = await asyncio.gather(
+                *(gradium_stream(target, c.name, "en", pcm24(c.name, corpus)) for c in chosen)
+            )
+            audio = sum(c.duration_s + TAIL_S for c in chosen)
+            cpu[streams].append((cpu_seconds(target.pid or 0) - cpu_before) / audio)
+            lags[streams].append(round(max(r.max_lag_s for r in results), 3))
+            print(f"run {run + 1}: {streams} streams, largest lag {lags[streams][-1]} s", flush=True)
+    return [
+        {
+            "streams": streams,
+            "runs": runs,
+            "kept_up_runs": sum(lag <= 1.0 for lag in lags[streams]),
+            "max_lag_s": lags[streams],
+            "server_cpu_per_audio_s": round(statistics.mean(cpu[streams]), 3),
+        }
+        for streams in levels
+    ]
 
 
-async def measure(corpus: Path) -> dict[str, Any]:
+async def measure(
+    corpus: Path, capacity_runs: int, capacity_only: bool, levels: tuple[int, ...] = LEVELS
+) -> dict[str, Any]:
     manifest = json.loads((corpus / "manifest.json").read_text())
     english = load_clips(corpus, None, 0.0)
     long_english = [c for c in english if c.duration_s >= 6.0]
@@ -257,7 +270,14 @@ async def measure(corpus: Path) -> dict[str, Any]:
         try:
             pid = target.pid or 0
             idle_rss = rss_mb(pid, children=True)
-            results: dict[str, Any] = {"rss_idle_mb": idle_rss}
+            results: dict[str, Any] = {"rss_idle_mb": idle_rss, "load_before": os.getloadavg()[0]}
+            if capacity_only:
+                # Start the STT workers and load their models first, as the clip runs do.
+                short = min(english, key=lambda c: c.duration_s)
+                await gradium_stream(target, short.name, "en", pcm24(short.name, corpus))
+                await asyncio.sleep(WARM_UP_S)
+                results["capacity"] = await capacity(target, long_english, corpus, capacity_runs, levels)
+                return results
             runs = []
             for entry in manifest:  # one stream at a time: latency without queueing
                 runs.append(
@@ -273,7 +293,7 @@ async def measure(corpus: Path) -> dict[str, Any]:
                 first = await cartesia_first_transcript(target, pcm24(clip.name, corpus))
                 first_word_end = clip.reference[0].end_s
                 interim.append(None if first is None else round(first - first_word_end, 3))
-            results["capacity"] = await capacity(target, long_english, corpus)
+            results["capacity"] = await capacity(target, long_english, corpus, capacity_runs)
         finally:
             target.stop()
     results["raw_cpu_per_audio_s"] = round(raw_cpu(long_english), 3)
@@ -287,7 +307,9 @@ def summarise(
     transcripts = {str(e["file"]): str(e["transcript"]) for e in manifest}
     references = {c.name: c for c in english}
     per_clip, per_language = [], {}
-    word_lat, final_lat, eot, during_max = [], [], [], []
+    word_lat, final_lat, eot, eot_wall, during_max = [], [], [], [], []
+    inside_all: Pauses = []  # pauses inside a sentence
+    between_all: Pauses = []  # ... and between two sentences
     for run in runs:
         errors, words = wer_of(transcripts[run.name], run.text, run.language)
         acc = per_language.setdefault(run.language, [0, 0])
@@ -305,13 +327,23 @@ def summarise(
             word_lat += word_latencies(run.arrivals, clip.reference)
             last_end = clip.reference[-1].end_s
             final_lat += word_latencies(run.arrivals, utterance_ends(clip.reference))
-            reached = [t for t, p in run.steps if t > last_end and p >= 0.9]
-            row["end_of_turn_s"] = round(reached[0] - last_end, 2) if reached else None
+            reached = [(t, at) for t, p, at in run.steps if t > last_end and p >= 0.9]
+            row["end_of_turn_s"] = round(reached[0][0] - last_end, 2) if reached else None
+            # What a framework sees: when that step's message arrived, after the final pass.
+            row["end_of_turn_wall_s"] = round(reached[0][1] - last_end, 2) if reached else None
             if reached:
-                eot.append(reached[0] - last_end)
-            speaking = [p for t, p in run.steps if clip.reference[0].end_s < t < last_end - 0.1]
+                eot.append(reached[0][0] - last_end)
+                eot_wall.append(reached[0][1] - last_end)
+            # From the first step at which the VAD heard speech (before it, the stream's leading
+            # silence has no turn to end) to the last word.
+            onset = next((t for t, p, _ in run.steps if t > clip.reference[0].start_s and p == 0.0), last_end)
+            speaking = [p for t, p, _ in run.steps if onset <= t < last_end - 0.1]
             row["vad2_max_while_speaking"] = round(max(speaking, default=0.0), 3)
             during_max.append(row["vad2_max_while_speaking"])
+            inside, between = pause_maxima(run, clip)
+            row["vad2_max_pause_inside_sentence"] = inside
+            inside_all.extend(inside)
+            between_all.extend(between)
         per_clip.append(row)
     others = [lang for lang in per_language if lang != "en"]
     other_errors = sum(per_language[lang][0] for lang in others)
@@ -339,7 +371,68 @@ def summarise(
             "max": round(max(eot), 2) if eot else None,
             "missing": len(english) - len(eot),
         },
+        "end_of_turn_wall_s": {
+            "p50": round(statistics.median(eot_wall), 2) if eot_wall else None,
+            "max": round(max(eot_wall), 2) if eot_wall else None,
+        },
         "vad2_max_while_speaking": round(max(during_max, default=0.0), 3),
+        "pauses_inside_sentences": pause_summary(inside_all),
+        "pauses_between_sentences": pause_summary(between_all),
+    }
+
+
+Pauses = list[tuple[float, float]]  # (pause s, largest vad[2] in it)
+
+
+# Sentence ends that the corpus transcripts leave unpunctuated (read from the clips' audio and
+# their sources' text): the word after which a new sentence starts.
+UNPUNCTUATED_SENTENCE_ENDS: dict[str, tuple[str, ...]] = {
+    "en_librispeech_2412-153948-0000.flac": ("country",),
+    "en_ami_ES2011a_headset0_40-46s.wav": ("claflin",),
+}
+
+
+def pause_maxima(run: StreamRun, clip: SttClip) -> tuple[Pauses, Pauses]:
+    """Each pause the server saw while the clip was spoken (consecutive steps with vad[2] > 0
+    between the first speech and the last word): (its length, its largest vad[2]), split by whether
+    the reference word before it ends a sentence (the transcript's punctuation)."""
+    ends: list[bool] = []  # per reference word: a sentence ends after it
+    extra = UNPUNCTUATED_SENTENCE_ENDS.get(clip.name, ())
+    for token in clip.transcript.split():
+        words = words_of(token)
+        ended = token.rstrip("\"')»”").endswith((".", "?", "!")) or (bool(words) and words[-1] in extra)
+        ends += [False] * (len(words) - 1) + [ended] * min(len(words), 1)
+    if len(ends) != len(clip.reference):
+        return [], []
+    last_end = clip.reference[-1].end_s
+    onset = next((t for t, p, _ in run.steps if t > clip.reference[0].start_s and p == 0.0), last_end)
+    inside: Pauses = []
+    between: Pauses = []
+    pause: list[tuple[float, float]] = []  # the current pause's steps
+    for t, p, _ in [*run.steps, (float("inf"), 0.0, 0.0)]:
+        if onset < t < last_end and p > 0.0:
+            pause.append((t, p))
+            continue
+        if pause:
+            before = [i for i, word in enumerate(clip.reference) if word.end_s < pause[0][0]]
+            ended = bool(before) and ends[before[-1]]
+            length = round(len(pause) * 0.08, 2)
+            (between if ended else inside).append((length, max(p_ for _, p_ in pause)))
+            pause = []
+    return inside, between
+
+
+def pause_summary(pauses: Pauses) -> dict[str, Any]:
+    short = [p for length, p in pauses if length < 0.3]  # steps of 80 ms: at most 0.24 s
+    longest = max(pauses, default=(0.0, 0.0), key=lambda item: item[1])
+    return {
+        "count": len(pauses),
+        "under_0.3s": len(short),
+        "vad2_max_under_0.3s": max(short, default=0.0),  # pauses of at most 3 steps (0.24 s)
+        "vad2_max": longest[1],
+        "pause_of_max_s": longest[0],
+        "over_0.5": sum(p > 0.5 for _, p in pauses),
+        "over_0.9": sum(p >= 0.9 for _, p in pauses),
     }
 
 
@@ -354,24 +447,34 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         f"- word latency (end of word -> its text): {results['word_latency_s']}",
         f"- final latency (end of the word's utterance -> its text): {results['final_latency_s']}",
         f"- first interim transcript after the first word's end (Cartesia): {results['interim_latency_s']}",
-        f"- end of turn (vad[2] >= 0.9 after the last word): {results['end_of_turn_s']}; "
-        f"largest vad[2] between the first and last word (real pauses included) "
+        f"- end of turn (vad[2] >= 0.9 after the last word, audio time): {results['end_of_turn_s']}; "
+        f"when that step's message arrived: {results['end_of_turn_wall_s']}",
+        f"- largest vad[2] between the first speech and the last word (real pauses included): "
         f"{results['vad2_max_while_speaking']}",
-        f"- capacity: {results['capacity']}",
+        f"- pauses inside a sentence (by the transcript's punctuation): {results['pauses_inside_sentences']}",
+        f"- pauses between sentences: {results['pauses_between_sentences']}",
+        f"- capacity ({results['capacity'][0]['runs']} runs per level, load average before "
+        f"{results['load_before']:.2f}): {results['capacity']}",
         f"- raw pipeline (no server): {results['raw_cpu_per_audio_s']} CPU s per audio s",
         f"- RSS: idle {results['rss_idle_mb']} MB; after STT, server + workers "
         f"{results['rss_after_stt_mb']} MB (server alone {results['rss_server_only_mb']} MB)",
         "",
-        "| clip | lang | seconds | WER | end of turn s | vad[2] max speaking | recognised |",
+        "| clip | lang | seconds | WER | end of turn s (arrival) | vad[2] max speaking | recognised |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in results["per_clip"]:
         lines.append(
             f"| {row['clip']} | {row['language']} | {row['seconds']} | {100 * row['wer']:.1f} % | "
-            f"{row.get('end_of_turn_s', '')} | {row.get('vad2_max_while_speaking', '')} | {row['text']} |"
+            f"{eot_cell(row)} | {row.get('vad2_max_while_speaking', '')} | {row['text']} |"
         )
     out.write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
+
+
+def eot_cell(row: dict[str, Any]) -> str:
+    if "end_of_turn_s" not in row:
+        return ""
+    return f"{row['end_of_turn_s']} ({row['end_of_turn_wall_s']})"
 
 
 def main() -> None:
@@ -380,8 +483,17 @@ def main() -> None:
     )
     parser.add_argument("--corpus", type=Path, default=default_corpus())
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "stt_neural.md")
+    parser.add_argument("--capacity-runs", type=int, default=3, help="runs of each capacity level")
+    parser.add_argument(
+        "--capacity-only", action="store_true", help="only the capacity runs (JSON printed, no report)"
+    )
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="capacity levels (streams)")
     args = parser.parse_args()
-    results = asyncio.run(measure(args.corpus))
+    levels = tuple(int(n) for n in args.levels.split(","))
+    results = asyncio.run(measure(args.corpus, args.capacity_runs, args.capacity_only, levels))
+    if args.capacity_only:
+        print(json.dumps(results, indent=1))
+        return
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_report(results, args.out)
     print(args.out.read_text())

@@ -216,3 +216,19 @@ async def test_a_worker_killed_while_starting_is_replaced() -> None:
 
 async def test_restarts_back_off_after_repeated_start_failures() -> None:
     assert [restart_delay(n) for n in (1, 2, 3, 4, 8, 20)] == [0.0, 1.0, 2.0, 4.0, 30.0, 30.0]
+
+
+async def test_a_burst_of_streams_at_start_up_is_spread_over_the_workers() -> None:
+    # Streams opened before the first (lazily started) worker was ready all went to it and stayed
+    # there: one worker carried 6 real-time streams while the other was idle.
+    stt = SttWorkerPool(2, options=POCKETSPHINX)
+    await stt.start()
+    handles = [stt.open_stream("pcm_16000") for _ in range(4)]
+    assert len(stt._workers) == 2
+    assert sorted(len(w.streams) for w in stt._workers) == [2, 2]
+    for handle in handles:
+        await handle.finish()
+    for handle in handles:
+        events = await asyncio.wait_for(collect(handle), 120)
+        assert isinstance(events[-1], Finished)
+    await stt.close()

@@ -45,6 +45,9 @@ class SileroVad:
 
     sample_rate: int = SAMPLE_RATE
     frame_samples: int = FRAME_SAMPLES
+    # Speech comes in contiguous runs (hysteresis); a run shorter than this (96 ms) is a breath or
+    # a click, and must not restart a pause (gradium.speech.turns).
+    min_speech_run: int = 3
 
     def __init__(self, threshold: float = 0.5, session: Any = None) -> None:
         self.threshold = threshold

@@ -50,7 +50,6 @@ VAD_AGGRESSIVENESS = 2
 # Asked whether a due partial pass may run now; the argument says it is the utterance's first.
 PartialGate = Callable[[bool], bool]
 COMMIT_STABLE_S = 0.16  # a word is committed once the hypothesis up to it has held this long
-SENTENCE_END = (".", "?", "!", "…", "。")
 PRE_ROLL_S = 0.32  # audio before the VAD's speech onset that the recogniser still gets
 
 _EMPTY = np.zeros(0, dtype=np.int16)
@@ -194,7 +193,11 @@ class SttPipeline:
         self._audio = open_decoder(input_format, SAMPLE_RATE)
         self.decoder: STTDecoder = decoder if decoder is not None else PocketsphinxDecoder(temp)
         self._vad: VoiceActivityDetector = vad if vad is not None else WebrtcVad(VAD_AGGRESSIVENESS)
-        self._turns = InactivityEstimator(frame_s=self._vad.frame_samples / SAMPLE_RATE)
+        self._turns = InactivityEstimator(
+            frame_s=self._vad.frame_samples / SAMPLE_RATE,
+            # A VAD with hysteresis (Silero) says how long a run of speech frames must be to count.
+            min_speech_run=getattr(self._vad, "min_speech_run", 0),
+        )
         interval = self.decoder.partial_interval_s
         # With partial passes every `interval`, "unchanged for almost one interval" means two
         # consecutive passes agreed.
@@ -366,7 +369,9 @@ class SttPipeline:
         self._listening = False
         events = self._commit(words)
         if self._utterance_words:
-            self._turns.sentence_ended = self._utterance_words[-1].endswith(SENTENCE_END)
+            # The semantic end-of-turn hint: does the utterance's last word end a sentence?
+            language = getattr(self.decoder, "language", None) or self.language
+            self._turns.utterance_ended(self._utterance_words[-1], self._committed_until, language)
             events.append(UtteranceEnd(self._committed_until))
         self._utterance_words, self._last_partial = [], ""
         return events

@@ -4,7 +4,8 @@ A turn starts with its first recognised word (or partial hypothesis) and holds o
 utterances. When an utterance ends (the VAD heard a pause and the final pass is done) the turn
 *may* be over: an **eager end** is announced with the transcript so far. Speech that follows
 **resumes** the turn. The turn **ends** once the 2 s inactivity probability reaches
-``end_threshold`` (0.72 s after a finished sentence, about 3 s otherwise: see ``turns.py``) or the
+``end_threshold`` (0.6 s after a finished sentence, 0.9 s after an unpunctuated one that does not
+end on a word like "the" or "and", about 3 s otherwise: see ``turns.py``) or the
 pause reaches ``end_timeout_s``, whichever comes first. Transcripts are cumulative over the turn.
 """
 
