@@ -14,7 +14,7 @@ from conftest import CORPUS
 from gradium.audio.files import read_audio_file
 from gradium.engines.base import NeuralVoice, Synthesis
 from gradium.engines.voice_eq import apply_voice_eq, equalised
-from gradium.speech.voice_match import neural_voice_from_json, neural_voice_to_json, timbre_eq
+from gradium.speech.voice_match import neural_voice_from_json, neural_voice_to_json, timbre_eq, within_peak
 from gradium.speech.voice_profile import N_BANDS, analyse_voice, band_centres_hz
 
 RATE = 24000
@@ -74,3 +74,16 @@ def test_a_neural_voice_keeps_its_equaliser_through_json() -> None:
     plain = NeuralVoice("kokoro", "af_heart", "en-US")
     assert "eq_db" not in neural_voice_to_json(plain)
     assert neural_voice_from_json(neural_voice_to_json(plain)) == plain
+
+
+def test_an_equaliser_that_would_raise_the_peak_is_lowered_as_a_whole() -> None:
+    original = speech()
+    boost = tuple(float(v) for v in np.round(np.linspace(0.0, 12.0, N_BANDS), 1))
+    louder = apply_voice_eq(original, boost)
+    assert np.max(np.abs(louder.pcm.astype(int))) > np.max(np.abs(original.pcm.astype(int)))
+    kept = within_peak(boost, original)
+    assert np.allclose(np.diff(kept), np.diff(boost), atol=0.11)  # same shape, lower level
+    peak = np.max(np.abs(apply_voice_eq(original, kept).pcm.astype(int)))
+    assert peak <= np.max(np.abs(original.pcm.astype(int))) * 1.02
+    cut = tuple(-g for g in boost)  # quieter everywhere: left alone
+    assert within_peak(cut, original) == cut
