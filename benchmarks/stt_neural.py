@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from gradium.bench.inputs import RefWord, SttClip, default_corpus, load_clips, load_pcm, words_of  # noqa: E402
 from gradium.bench.server import Target, start  # noqa: E402
 from gradium.bench.stt_match import word_latencies  # noqa: E402
+from gradium.server.settings import Settings  # noqa: E402
 from gradium.speech.stt_engines import Recognizers  # noqa: E402
 from gradium.speech.stt_pipeline import SttPipeline, Word  # noqa: E402
 from stt_corpus import normalise  # noqa: E402
@@ -270,7 +271,11 @@ async def measure(
         try:
             pid = target.pid or 0
             idle_rss = rss_mb(pid, children=True)
-            results: dict[str, Any] = {"rss_idle_mb": idle_rss, "load_before": os.getloadavg()[0]}
+            results: dict[str, Any] = {
+                "rss_idle_mb": idle_rss,
+                "load_before": os.getloadavg()[0],
+                "stt_workers_x_threads": Settings(Path(tmp)).stt_layout(),  # what the server chose
+            }
             if capacity_only:
                 # Start the STT workers and load their models first, as the clip runs do.
                 short = min(english, key=lambda c: c.duration_s)
@@ -319,6 +324,7 @@ def summarise(
             "clip": run.name,
             "language": run.language,
             "seconds": round(run.duration_s, 2),
+            "max_lag_s": round(run.max_lag_s, 3),  # one stream alone: the floor under any load
         }
         row["wer"] = round(errors / max(words, 1), 3)
         row["text"] = run.text
@@ -351,6 +357,10 @@ def summarise(
     lat = [x for x in interim if x is not None]
     return {
         "per_clip": per_clip,
+        "single_stream_lag_s": {
+            "p50": round(percentile([r.max_lag_s for r in runs], 50), 3),
+            "max": round(max((r.max_lag_s for r in runs), default=0.0), 3),
+        },
         "wer_by_language": {lang: round(e / max(w, 1), 3) for lang, (e, w) in per_language.items()},
         "wer_fr_de_es_pt": round(other_errors / max(other_words, 1), 3),
         "word_latency_s": {
@@ -453,8 +463,10 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         f"{results['vad2_max_while_speaking']}",
         f"- pauses inside a sentence (by the transcript's punctuation): {results['pauses_inside_sentences']}",
         f"- pauses between sentences: {results['pauses_between_sentences']}",
+        f"- largest lag of each clip's stream alone (p50, max over clips): {results['single_stream_lag_s']}",
         f"- capacity ({results['capacity'][0]['runs']} runs per level, load average before "
-        f"{results['load_before']:.2f}): {results['capacity']}",
+        f"{results['load_before']:.2f}, STT workers x threads {results['stt_workers_x_threads']}): "
+        f"{results['capacity']}",
         f"- raw pipeline (no server): {results['raw_cpu_per_audio_s']} CPU s per audio s",
         f"- RSS: idle {results['rss_idle_mb']} MB; after STT, server + workers "
         f"{results['rss_after_stt_mb']} MB (server alone {results['rss_server_only_mb']} MB)",

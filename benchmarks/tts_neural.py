@@ -133,13 +133,15 @@ class Transcriber:
     def __init__(self) -> None:
         from gradium.engines.whisper import AUTO, WhisperModels
 
-        self.model, _ = WhisperModels().model(AUTO)
-        self.model.min_window_s = 30.0
+        self.model = WhisperModels().model(AUTO)
 
     def __call__(self, pcm16k: np.ndarray, language: str) -> str:
+        from gradium.engines.whisper import FULL_WINDOW_S, encoder_window
+
         audio = np.pad(pcm16k.astype(np.float32) / 32768, (0, 8000))
-        segments, _ = self.model.transcribe(audio, language=language, beam_size=5)
-        return " ".join(s.text for s in segments)
+        with encoder_window(FULL_WINDOW_S):
+            segments, _ = self.model.transcribe(audio, language=language, beam_size=5)
+            return " ".join(s.text for s in segments)
 
 
 async def quality(target: Target) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gradium.speech.stt_engines import SttEngineOptions
+from gradium.speech.stt_engines import Recognizers, SttEngineOptions
 from gradium.speech.stt_pipeline import SttPipeline, UnsupportedLanguageError, Word
 from gradium.workers.stt_pool import (
     Finished,
@@ -18,9 +18,10 @@ from gradium.workers.stt_pool import (
     StreamError,
     SttStreamHandle,
     SttWorkerPool,
+    pool_layout,
     restart_delay,
 )
-from stt_corpus import Clip, chunks, corpus_clips, english_clips, run_pipeline, wer
+from stt_corpus import Clip, chunks, corpus_clips, english_clips, run_pipeline, wer, words_of
 
 # The pool fixture lives on the session loop (asyncio_default_fixture_loop_scope); its reader threads
 # deliver into that loop, so the tests must run on it too.
@@ -115,20 +116,54 @@ async def test_config_errors_are_raised_before_opening(pool: SttWorkerPool) -> N
 
 
 async def test_whisper_pool_transcribes_five_languages() -> None:
-    stt = SttWorkerPool(2)
+    """The default layout on 2 cores: one process whose two threads run passes of any stream at
+    once. Words other than English come only from final passes (not from partials, which depend on
+    timing), so they must be exactly the in-process pipeline's: a pass that picked up another
+    thread's encoder window (partials 10 s, these finals 30 s) would change them."""
+    options = SttEngineOptions(threads=2)
+    stt = SttWorkerPool(1, options=options)
     await stt.start()
     try:
         clips = {c.language: c for c in corpus_clips()}  # one clip per language
         results = await asyncio.gather(
             *(stream_clip(stt, clip, language=language) for language, clip in clips.items())
         )
-        for (language, clip), events in zip(clips.items(), results, strict=True):
-            assert isinstance(events[-1], Finished), events[-1]
-            words = [e for e in events if isinstance(e, Word)]
-            assert [w.start_s for w in words] == sorted(w.start_s for w in words)
-            assert wer(clip.transcript, " ".join(w.text for w in words), language) < 0.35, (language, words)
+        assert len(stt.worker_pids()) == 1
     finally:
         await stt.close()
+    recognizers = Recognizers(options)
+    for (language, clip), events in zip(clips.items(), results, strict=True):
+        assert isinstance(events[-1], Finished), events[-1]
+        words = [e for e in events if isinstance(e, Word)]
+        assert [w.start_s for w in words] == sorted(w.start_s for w in words)
+        assert wer(clip.transcript, " ".join(w.text for w in words), language) < 0.35, (language, words)
+        if language != "en":
+            pipeline = SttPipeline(
+                clip.input_format,
+                language=language,
+                decoder=recognizers.decoder("whisper", language, 0.0),
+                vad=recognizers.vad("whisper"),
+            )
+            assert words == words_of(run_pipeline(pipeline, clip.data)), language
+
+
+async def test_one_worker_serves_its_streams_on_several_threads_in_order() -> None:
+    """Three threads over five concurrent streams: each stream's events stay in order and are the
+    in-process pipeline's (pocketsphinx is deterministic per step)."""
+    stt = SttWorkerPool(1, options=SttEngineOptions(engine="pocketsphinx", threads=3))
+    await stt.start()
+    try:
+        clips = [clip_named(name) for name in (*SHORT_CLIPS, *SHORT_CLIPS[:2])]
+        results = await asyncio.gather(*(stream_clip(stt, clip) for clip in clips))
+        assert len(stt.worker_pids()) == 1
+    finally:
+        await stt.close()
+    for clip, events in zip(clips, results, strict=True):
+        assert isinstance(events[-1], Finished), events[-1]
+        expected = SttPipeline(clip.input_format)
+        local = [e for c in chunks(clip.data) for e in expected.feed(c)]
+        local += [*expected.flush(), *expected.finish()]
+        assert [e for e in events if not isinstance(e, (Flushed, Finished))] == local
 
 
 def alive(pid: int) -> bool:
@@ -232,3 +267,12 @@ async def test_a_burst_of_streams_at_start_up_is_spread_over_the_workers() -> No
         events = await asyncio.wait_for(collect(handle), 120)
         assert isinstance(events[-1], Finished)
     await stt.close()
+
+
+def test_pool_layout_gives_whisper_threads_and_pocketsphinx_processes() -> None:
+    assert pool_layout(2, "whisper", None, None) == (1, 2)
+    assert pool_layout(16, "whisper", None, None) == (4, 4)
+    assert pool_layout(2, "whisper", 2, None) == (2, 1)  # the cores shared out among the workers
+    assert pool_layout(8, "whisper", None, 3) == (3, 3)
+    assert pool_layout(4, "pocketsphinx", None, None) == (4, 1)  # it holds the GIL
+    assert pool_layout(1, "whisper", None, None) == (1, 1)

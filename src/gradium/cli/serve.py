@@ -44,7 +44,14 @@ def _bootstrap(data_dir: Path, initial_credits: int, database_url: str | None) -
     type=int,
     help="Credits of the organisation created on first start.",
 )
-@click.option("--stt-workers", default=None, type=int, help="STT worker processes [default: CPU count].")
+@click.option(
+    "--stt-workers", default=None, type=int,
+    help="STT worker processes [default: Whisper one per 4 cores, pocketsphinx one per core].",
+)
+@click.option(
+    "--stt-threads", default=None, type=click.IntRange(min=1),
+    help="STT passes each worker runs at once [default: Whisper the cores per worker, pocketsphinx 1].",
+)
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
@@ -75,6 +82,7 @@ def serve(
     data_dir: Path | None,
     initial_credits: int,
     stt_workers: int | None,
+    stt_threads: int | None,
     log_level: str,
     log_format: str,
     database_url: str | None,
@@ -106,6 +114,8 @@ def serve(
     )
     if stt_workers is not None:
         settings = replace(settings, stt_workers=max(1, stt_workers))
+    if stt_threads is not None:
+        settings = replace(settings, stt_threads=stt_threads)
     if cluster.json_logs:
         configure_json_logging(log_level)
     else:

@@ -25,11 +25,12 @@ the zero padding off: the window is the utterance plus 0.5 s of real (digital) s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,29 +179,47 @@ class WhisperOptions:
 
     model_dirs: Mapping[str, Path] = field(default_factory=dict)  # language (or AUTO) -> directory
     device: str = "cpu"  # "cpu", "cuda" or "auto"
-    cpu_threads: int = 1  # per model: a worker process serves its streams one pass at a time
+    cpu_threads: int = 1  # per pass: each pass runs on one core
+    # Passes one model runs at once (CTranslate2 replicas, one per thread of the worker process
+    # that calls it; they share the weights): the worker's threads (SttEngineOptions.threads).
+    replicas: int = 1
 
 
 def _compute_type(device: str) -> str:
     return "int8" if device == "cpu" else "int8_float16"
 
 
+_WINDOW = threading.local()  # the encoder window of the pass running on this thread
+
+
+@contextlib.contextmanager
+def encoder_window(seconds: float) -> Iterator[None]:
+    """Passes on this thread encode at least ``seconds`` of audio (``FULL_WINDOW_S``: all 30 s).
+
+    Thread-local rather than an attribute of the shared model, because passes of several streams
+    run on one model at once (one CTranslate2 replica each)."""
+    previous = getattr(_WINDOW, "seconds", MIN_WINDOW_S)
+    _WINDOW.seconds = seconds
+    try:
+        yield
+    finally:
+        _WINDOW.seconds = previous
+
+
 def _windowed_model_class() -> type[Any]:
     from faster_whisper import WhisperModel
 
     class _WindowedWhisper(WhisperModel):  # type: ignore[misc]
-        """Encodes only the frames that hold audio (at least ``min_window_s``), not the zero padding.
-
-        ``min_window_s`` is set by the caller for each pass, under the model's lock."""
-
-        min_window_s = MIN_WINDOW_S
+        """Encodes only the frames that hold audio (at least the thread's :func:`encoder_window`),
+        not the zero padding."""
 
         def encode(self, features: np.ndarray) -> Any:
             columns = features if features.ndim == 2 else features[0]
             filled = np.flatnonzero(np.any(columns != 0, axis=0))
             frames = int(filled[-1]) + 1 if filled.size else 0
             per_second = SAMPLE_RATE // self.feature_extractor.hop_length
-            window = max(int(self.min_window_s * per_second), -(-frames // 2) * 2)
+            min_window_s = getattr(_WINDOW, "seconds", MIN_WINDOW_S)
+            window = max(int(min_window_s * per_second), -(-frames // 2) * 2)
             return super().encode(features[..., : min(window, features.shape[-1])])
 
     return _WindowedWhisper
@@ -209,13 +228,13 @@ def _windowed_model_class() -> type[Any]:
 class WhisperModels:
     """The Whisper models of one process, loaded on first use and shared by its streams.
 
-    Passes on one model are serialised by a lock (one CTranslate2 replica, ``cpu_threads`` each).
+    ``replicas`` passes run on one model at once, from as many threads (CTranslate2 releases the
+    GIL; two threads ran 1.9x the passes of one on 2 cores); more calls wait for a free replica.
     """
 
     def __init__(self, options: WhisperOptions | None = None) -> None:
         self.options = options or WhisperOptions()
         self._loaded: dict[str, Any] = {}  # model key -> WhisperModel
-        self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def source(self, language: str) -> Path | PackagedModel:
@@ -246,17 +265,18 @@ class WhisperModels:
             for packaged in (*source.files.values(), *source.model_parts):
                 verified_path(packaged)
 
-    def model(self, language: str) -> tuple[Any, threading.Lock]:
+    def model(self, language: str) -> Any:
+        """``language``'s model (a faster-whisper ``WhisperModel``), loaded on first use."""
         key = self.key_for(language)
         with self._guard:
             if key not in self._loaded:
                 self._loaded[key] = self._load(language)
-                self._locks[key] = threading.Lock()
-            return self._loaded[key], self._locks[key]
+            return self._loaded[key]
 
     def _load(self, language: str) -> Any:
         windowed = _windowed_model_class()
         device, threads = self.options.device, self.options.cpu_threads
+        runtime = {"cpu_threads": threads, "num_workers": max(1, self.options.replicas)}
         if device == "auto":
             import ctranslate2
 
@@ -265,9 +285,7 @@ class WhisperModels:
         if isinstance(source, Path):
             verified_local_file(source / "model.bin", None, f"Whisper model for {language}")
             log.info("loading Whisper model %s for %s on %s", source, language, device)
-            return windowed(
-                str(source), device=device, compute_type=_compute_type(device), cpu_threads=threads
-            )
+            return windowed(str(source), device=device, compute_type=_compute_type(device), **runtime)
         log.info("loading Whisper %s for %s on %s", source.name, language, device)
         files = source.load_files()
         try:
@@ -275,9 +293,9 @@ class WhisperModels:
                 source.name,
                 device=device,
                 compute_type=_compute_type(device),
-                cpu_threads=threads,
                 files=files,
                 local_files_only=True,
+                **runtime,
             )
         finally:
             files.clear()  # the loaded model holds its own copy: drop the file bytes at once
@@ -375,10 +393,8 @@ class WhisperDecoder:
 
     def _detect(self, audio: np.ndarray) -> str:
         """The language of this pass; the stream keeps it once the detection is sure enough."""
-        model, lock = self.models.model(AUTO)
-        with lock:
-            model.min_window_s = MIN_WINDOW_S
-            _, _, probabilities = model.detect_language(audio=self._padded(audio))
+        with encoder_window(MIN_WINDOW_S):
+            _, _, probabilities = self.models.model(AUTO).detect_language(audio=self._padded(audio))
         ours = [(code, p) for code, p in probabilities if code in LANGUAGES]
         language, probability = max(ours, key=lambda item: item[1]) if ours else ("en", 0.0)
         # A short first utterance is often not enough (a Portuguese clip's first 1.5 s came out as
@@ -411,7 +427,7 @@ class WhisperDecoder:
     def _transcribe(
         self, audio: np.ndarray, language: str, *, final: bool, offset: float, window_s: float
     ) -> _Pass:
-        model, lock = self.models.model(language)
+        model = self.models.model(language)
         sampled = final and self.temp > 0
         options: dict[str, Any] = {
             "language": language,
@@ -427,8 +443,7 @@ class WhisperDecoder:
         # A decoder caught in a repetition loop would run to Whisper's 448-token limit (seconds of
         # a worker); real speech is under ~5 tokens a second.
         options["max_new_tokens"] = min(MAX_TOKENS, TOKENS_MARGIN + round(TOKENS_PER_S * duration))
-        with lock:
-            model.min_window_s = window_s
+        with encoder_window(window_s):
             segments = list(model.transcribe(self._padded(audio), **options)[0])
         words: list[WordTiming] = []
         texts: list[str] = []

@@ -122,7 +122,7 @@ class Runtime:
         for slot in self.tts.values():
             slot.first_audio_deadline_s = cluster.first_audio_deadline_s
         self.stt_pool = SttWorkerPool(
-            settings.stt_workers, prestart=settings.stt_prestart, options=settings.stt_options()
+            settings.stt_layout()[0], prestart=settings.stt_prestart, options=settings.stt_options()
         )
 
     @property

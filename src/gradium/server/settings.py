@@ -9,6 +9,7 @@ from pathlib import Path
 from gradium.engines.whisper import WhisperOptions, model_dirs_from_env
 from gradium.speech.stt_engines import SttEngineOptions
 from gradium.speech.tts import MAX_BREAK_SECONDS
+from gradium.workers.stt_pool import pool_layout
 
 
 def _env_float(name: str, default: float) -> float:
@@ -86,9 +87,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     initial_credits: int = 1_000_000
-    stt_workers: int = field(
-        default_factory=lambda: _env_int("GRADIUM_STT_WORKERS", max(1, os.cpu_count() or 1))
-    )
+    # STT worker processes and the passes each runs at once (threads); None: chosen from the CPU
+    # count and the engine by gradium.workers.stt_pool.pool_layout (2 cores, Whisper: 1 x 2).
+    stt_workers: int | None = field(default_factory=lambda: _env_int("GRADIUM_STT_WORKERS", 0) or None)
+    stt_threads: int | None = field(default_factory=lambda: _env_int("GRADIUM_STT_THREADS", 0) or None)
     # STT engine of streams that do not choose one by model_name: "whisper" (default) or
     # "pocketsphinx" (English only, small footprint); Whisper's device ("cpu", "cuda", "auto") and
     # user model directories (GRADIUM_WHISPER_MODEL_DIR, GRADIUM_WHISPER_MODEL_DIR_FR, ...).
@@ -133,6 +135,10 @@ class Settings:
         override = os.environ.get("GRADIUM_VOICE_FILES_DIR")
         return Path(override) if override else self.data_dir / "voice-files"
 
+    def stt_layout(self) -> tuple[int, int]:
+        """(STT worker processes, threads of each)."""
+        return pool_layout(os.cpu_count() or 1, self.stt_engine, self.stt_workers, self.stt_threads)
+
     def stt_options(self) -> SttEngineOptions:
         """The STT engine configuration every worker starts with (raises ValueError if invalid)."""
         whisper = WhisperOptions(model_dirs=dict(self.whisper_model_dirs), device=self.stt_device)
@@ -141,4 +147,5 @@ class Settings:
             search=self.stt_search,
             whisper=whisper,
             partial_cpu_share=self.stt_partial_cpu_share,
+            threads=self.stt_layout()[1],
         )

@@ -13,7 +13,8 @@ worker; the worker builds its recogniser with :class:`Recognizers`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gradium.engines.base import STTDecoder, VoiceActivityDetector
@@ -45,9 +46,13 @@ class SttEngineOptions:
     engine: str = DEFAULT_ENGINE
     search: str = DEFAULT_SEARCH  # pocketsphinx search mode
     whisper: WhisperOptions = field(default_factory=WhisperOptions)
-    # Share of a worker's core that partial passes (interim words) may use; the rest is kept for
+    # Share of a worker's cores that partial passes (interim words) may use; the rest is kept for
     # the VAD, final passes and slack (gradium.workers.stt_worker.PartialBudget).
     partial_cpu_share: float = 0.5
+    # Passes a worker process runs at once, one per thread, each on one core (Whisper: as many
+    # CTranslate2 replicas of each model). Its streams' requests wait in one queue for the next
+    # free thread, so one long pass no longer holds up every other stream of the worker.
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -56,6 +61,8 @@ class SttEngineOptions:
             raise ValueError(f"unknown STT search mode {self.search!r}; valid: {', '.join(SEARCH_MODES)}")
         if not 0 < self.partial_cpu_share <= 1:
             raise ValueError("the partial passes' CPU share must be above 0 and at most 1")
+        if self.threads < 1:
+            raise ValueError("an STT worker needs at least one thread")
 
 
 def engine_for_model(model_name: object, default: str = DEFAULT_ENGINE) -> str:
@@ -101,13 +108,16 @@ def validate_stream(engine: str, language: str | None, delay_in_frames: int, tem
 
 
 class Recognizers:
-    """The recognisers of one worker process: loaded models are shared by all its streams."""
+    """The recognisers of one worker process: loaded models are shared by all its streams.
+
+    Thread-safe: the worker's threads open and close streams concurrently."""
 
     def __init__(self, options: SttEngineOptions | None = None) -> None:
         self.options = options or SttEngineOptions()
         self._whisper: WhisperModels | None = None
         self._silero: Any = None  # one onnxruntime session; each stream keeps its own VAD state
         self._idle: dict[float, list[PocketsphinxDecoder]] = {}
+        self._lock = threading.Lock()
 
     def warm(self) -> None:
         """Load what the default engine needs, so that the first stream does not wait for it."""
@@ -122,15 +132,18 @@ class Recognizers:
     def decoder(self, engine: str, language: str, temp: float, task: str = "transcribe") -> STTDecoder:
         if engine == WHISPER:
             return WhisperDecoder(self._whisper_models(), language, temp, task)
-        idle = self._idle.get(temp)
-        return idle.pop() if idle else PocketsphinxDecoder(temp, search=self.options.search)
+        with self._lock:
+            idle = self._idle.get(temp)
+            reused = idle.pop() if idle else None
+        return reused or PocketsphinxDecoder(temp, search=self.options.search)
 
     def vad(self, engine: str) -> VoiceActivityDetector:
         if engine == WHISPER:
             from gradium.engines.silero_vad import SileroVad
 
-            detector = SileroVad(session=self._silero)
-            self._silero = detector.session
+            with self._lock:
+                detector = SileroVad(session=self._silero)
+                self._silero = detector.session
             return detector
         from gradium.engines.webrtc_vad import WebrtcVad
 
@@ -139,12 +152,15 @@ class Recognizers:
     def give_back(self, decoder: STTDecoder) -> None:
         """A finished stream's decoder: pocketsphinx decoders are reset and kept for the next."""
         if isinstance(decoder, PocketsphinxDecoder):
-            idle = self._idle.setdefault(decoder.temp, [])
-            if len(idle) < MAX_IDLE_POCKETSPHINX:
-                decoder.reset()
-                idle.append(decoder)
+            decoder.reset()
+            with self._lock:
+                idle = self._idle.setdefault(decoder.temp, [])
+                if len(idle) < MAX_IDLE_POCKETSPHINX:
+                    idle.append(decoder)
 
     def _whisper_models(self) -> WhisperModels:
-        if self._whisper is None:
-            self._whisper = WhisperModels(self.options.whisper)
-        return self._whisper
+        with self._lock:
+            if self._whisper is None:
+                whisper = replace(self.options.whisper, replicas=self.options.threads)
+                self._whisper = WhisperModels(whisper)
+            return self._whisper

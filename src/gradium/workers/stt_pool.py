@@ -1,10 +1,12 @@
 """A pool of STT worker processes, driven from asyncio without ever blocking the event loop.
 
-Recognition runs in processes (one per core is the sensible size): pocketsphinx holds the GIL, and
-a process boundary also isolates a crashed or runaway decode from every other stream. Whisper
-(CTranslate2, one thread per worker) would run in threads too, but each worker serialises its
-streams' passes anyway, so processes cost only the model memory per worker. Each worker hosts many
-streams. Per worker the event loop talks to two plain threads:
+Recognition runs in processes, off the event loop: pocketsphinx holds the GIL, and a process
+boundary also isolates a crashed or runaway decode from the server. Inside a worker, passes run on
+``SttEngineOptions.threads`` threads that take the next request of any of its streams
+(:mod:`gradium.workers.stt_worker`); Whisper (CTranslate2) and the Silero VAD release the GIL, so
+by default a Whisper server runs one process with a thread per core (:func:`pool_layout`) and loads
+its models once. Each worker hosts many streams. Per worker the event loop talks to two plain
+threads:
 
 * a sender thread drains a queue into the request pipe, so a busy worker (full pipe) never stalls
   the loop: ``feed`` only enqueues;
@@ -40,7 +42,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from gradium import metrics
-from gradium.speech.stt_engines import WHISPER, SttEngineOptions, engine_for_model, validate_stream
+from gradium.speech.stt_engines import (
+    POCKETSPHINX,
+    WHISPER,
+    SttEngineOptions,
+    engine_for_model,
+    validate_stream,
+)
 from gradium.speech.stt_pipeline import DEFAULT_DELAY_IN_FRAMES, Step, Word
 
 from .stt_worker import Finished, Flushed, PoolEvent, StreamError, serve
@@ -59,6 +67,10 @@ log = logging.getLogger("gradium.stt")
 READY_TIMEOUT_S = 120.0  # spawn + imports + one decoder load; generous for loaded CI machines
 STOP_TIMEOUT_S = 5.0
 MAX_RESTART_DELAY_S = 30.0
+# Threads of one Whisper worker by default: its passes share one interpreter and so its GIL, held
+# for a small part of each pass (2 threads on 2 cores ran 1.9x the passes of one); past this many
+# cores, more processes.
+MAX_DEFAULT_THREADS = 4
 
 
 _START_LOCK = threading.Lock()  # workers start one at a time: _worker_environment edits os.environ
@@ -79,6 +91,26 @@ def _worker_environment(threads: str) -> Iterator[None]:
         yield
     finally:
         os.environ.pop("OMP_NUM_THREADS", None)
+
+
+def pool_layout(cores: int, engine: str, workers: int | None, threads: int | None) -> tuple[int, int]:
+    """(worker processes, threads of each) for ``cores``, where the user chose neither or one.
+
+    Whisper: one process with a thread per core (up to :data:`MAX_DEFAULT_THREADS`), so that any
+    free core takes the next pass of any stream and the models are loaded once; more cores get more
+    processes. pocketsphinx holds the GIL while it decodes, so it gets a process per core. With
+    only the workers given, the cores are shared out among them (``--stt-workers 2`` on 2 cores:
+    two processes of one thread, the layout before threads)."""
+    if threads is None:
+        if engine == POCKETSPHINX:
+            threads = 1
+        elif workers is None:
+            threads = min(cores, MAX_DEFAULT_THREADS)
+        else:
+            threads = max(1, -(-cores // workers))
+    if workers is None:
+        workers = max(1, -(-cores // threads))
+    return max(1, workers), max(1, threads)
 
 
 def restart_delay(failures: int) -> float:

@@ -1,16 +1,26 @@
 """The body of one STT worker process: many SttPipelines keyed by stream id, fed over a pipe.
 
 Kept apart from ``stt_pool`` so that a spawned worker imports only what it runs (no asyncio side).
-Requests are tuples, handled strictly in arrival order, so each stream's replies stay in order:
+Requests are tuples:
 
     ("open", sid, input_format, language, delay_in_frames, temp, engine, task)   ("feed", sid, data)
     ("flush", sid, flush_id)   ("finish", sid)   ("close", sid)   ("stop",)
 
 Replies: ``("ready",)`` once the default engine is loaded, then ``("events", sid, [event, ...])``.
+
+**Threads.** A worker runs ``threads`` requests at once (``SttEngineOptions.threads``), each on
+its own thread: Whisper passes run in CTranslate2 and the Silero VAD in onnxruntime, both outside
+the GIL. One stream's requests run one at a time and in order, so its replies stay in order; the
+streams with requests waiting take turns in one queue (:class:`_Dispatcher`), so whichever thread
+is free serves the stream that has waited longest. With one thread per process, a stream whose
+pass is slow held up every other stream of its worker while the other worker might idle; that was
+what put streams more than 1 s behind at 6 streams on 2 cores (README, "Engines and quality").
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -66,52 +76,66 @@ class _Gate:
 
 
 class PartialBudget:
-    """A token bucket of CPU seconds for partial passes: refilled at ``share`` per second.
+    """A token bucket of core-seconds for partial passes: refilled at ``share`` per second and core.
 
     When a worker carries more streams than the share affords, each stream's interim words come
     less often (their interval stretches) instead of every stream falling behind real time. An
-    utterance's first partial always runs: the first interim words stay prompt.
+    utterance's first partial always runs: the first interim words stay prompt. A pass is charged
+    its wall time (each pass runs on one core; process CPU time would also count the other
+    threads' passes), which is its CPU time or, on an overloaded machine, more.
     """
 
-    def __init__(self, share: float) -> None:
-        self.share = share
-        self.balance = _BURST_S
+    def __init__(self, share: float, cores: int = 1) -> None:
+        self.share = share * cores
+        self.burst = _BURST_S * cores
+        self.balance = self.burst
         self.updated = time.monotonic()
+        self._lock = threading.Lock()
 
     def available(self) -> bool:
-        now = time.monotonic()
-        self.balance = min(_BURST_S, self.balance + (now - self.updated) * self.share)
-        self.updated = now
-        return self.balance > 0
+        with self._lock:
+            now = time.monotonic()
+            self.balance = min(self.burst, self.balance + (now - self.updated) * self.share)
+            self.updated = now
+            return self.balance > 0
 
-    def spend(self, cpu_s: float) -> None:
-        self.balance -= cpu_s
+    def spend(self, seconds: float) -> None:
+        with self._lock:
+            self.balance -= seconds
 
     def gate(self, *, busy: bool) -> _Gate:
-        """The gate of one feed; ``busy``: other streams' requests wait behind it, so no partial
+        """The gate of one feed; ``busy``: other streams' requests wait for a thread, so no partial
         runs now (the others' audio is not held up by interim words; it is due again next feed)."""
         return _Gate(self, busy)
 
 
 class _Streams:
-    """The pipelines of one worker and the request handlers that drive them."""
+    """The pipelines of one worker and the request handlers that drive them (from any thread; one
+    stream's requests never run at once, :class:`_Dispatcher` sees to that)."""
 
     def __init__(self, recognizers: Recognizers) -> None:
         self.recognizers = recognizers
         self.pipelines: dict[int, SttPipeline] = {}
-        self.budget = PartialBudget(recognizers.options.partial_cpu_share)
-        self.busy = False  # requests of other streams are waiting: a partial pass would delay them
+        options = recognizers.options
+        self.budget = PartialBudget(options.partial_cpu_share, options.threads)
 
-    def handle(self, request: tuple[Any, ...], *, backlog: bool = False) -> list[PoolEvent]:
+    def handle(
+        self, request: tuple[Any, ...], *, backlog: bool = False, busy: bool = False
+    ) -> list[PoolEvent]:
+        """Run one request. ``backlog``: more of this stream's audio waits behind it; ``busy``:
+        other streams' requests wait for a free thread."""
         kind, sid = request[0], request[1]
         if kind == "open":
-            self._open(sid, *request[2:])
+            try:
+                self._open(sid, *request[2:])
+            except Exception as exc:  # e.g. an unknown input format
+                return [StreamError(str(exc) or type(exc).__name__)]
             return []
         pipeline = self.pipelines.get(sid)
         if pipeline is None:
             return []  # the stream already failed or was closed: drop late requests
         try:
-            return self._run(kind, sid, pipeline, request[2:], backlog)
+            return self._run(kind, sid, pipeline, request[2:], backlog, busy)
         except Exception as exc:  # any failure ends this stream only, never the worker
             self._drop(sid)
             return [StreamError(str(exc) or type(exc).__name__)]
@@ -141,18 +165,18 @@ class _Streams:
             raise
 
     def _run(
-        self, kind: str, sid: int, pipeline: SttPipeline, args: tuple[Any, ...], backlog: bool
+        self, kind: str, sid: int, pipeline: SttPipeline, args: tuple[Any, ...], backlog: bool, busy: bool
     ) -> list[PoolEvent]:
         if kind == "feed":
             # With more requests already waiting (a batch upload, or a worker that fell behind),
             # partial hypotheses would be stale at once: skip them; utterance ends still commit.
             if backlog:
                 return list(pipeline.feed(args[0], partials=False))
-            gate = self.budget.gate(busy=self.busy)
-            started = time.process_time()
+            gate = self.budget.gate(busy=busy)
+            started = time.perf_counter()
             fed: list[PoolEvent] = list(pipeline.feed(args[0], partials=gate))
             if gate.granted:
-                self.budget.spend(time.process_time() - started)
+                self.budget.spend(time.perf_counter() - started)
             return fed
         if kind == "flush":
             return [*pipeline.flush(), Flushed(args[0])]
@@ -171,36 +195,92 @@ class _Streams:
             self.recognizers.give_back(pipeline.decoder)
 
 
+class _Dispatcher:
+    """The worker's requests, queued per stream; its threads take turns over the streams.
+
+    A stream is *ready* when it has requests and none of them is running; ready streams wait in
+    arrival order, and a thread takes the first one's oldest request. So one stream never runs two
+    requests at once (its replies stay in order), and the stream that has waited longest is next.
+    """
+
+    def __init__(self, streams: _Streams, replies: Connection) -> None:
+        self._streams, self._replies = streams, replies
+        self._queues: dict[int, deque[tuple[Any, ...]]] = {}
+        self._ready: deque[int] = deque()
+        self._running: set[int] = set()
+        self._stopping = False
+        self._changed = threading.Condition()
+        self._send_lock = threading.Lock()  # a Connection is not safe to send on from two threads
+
+    def put(self, request: tuple[Any, ...]) -> None:
+        with self._changed:
+            sid = request[1]
+            waiting = self._queues.setdefault(sid, deque())
+            waiting.append(request)
+            if len(waiting) == 1 and sid not in self._running:
+                self._ready.append(sid)
+                self._changed.notify()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+
+    def run(self) -> None:
+        """A thread's loop: until :meth:`stop`, take the next ready stream's request and run it."""
+        while (taken := self._take()) is not None:
+            request, backlog, busy = taken
+            events = self._streams.handle(request, backlog=backlog, busy=busy)
+            if events:
+                # A failed send: the parent is gone; the main loop sees it too and returns.
+                with self._send_lock, contextlib.suppress(OSError, ValueError):
+                    self._replies.send(("events", request[1], events))
+            self._done(request[1])
+
+    def _take(self) -> tuple[tuple[Any, ...], bool, bool] | None:
+        with self._changed:
+            while not self._ready and not self._stopping:
+                self._changed.wait()
+            if self._stopping:
+                return None
+            sid = self._ready.popleft()
+            waiting = self._queues[sid]
+            request = waiting.popleft()
+            self._running.add(sid)
+            backlog = request[0] == "feed" and any(later[0] == "feed" for later in waiting)
+            return request, backlog, bool(self._ready)
+
+    def _done(self, sid: int) -> None:
+        with self._changed:
+            self._running.discard(sid)
+            if self._queues.get(sid):
+                self._ready.append(sid)
+                self._changed.notify()
+            else:
+                self._queues.pop(sid, None)
+
+
 def serve(requests: Connection, replies: Connection, options: SttEngineOptions | None = None) -> None:
     """Worker process entry point: serve requests until "stop" or until the parent goes away."""
     recognizers = Recognizers(options)
     # Load the default engine's models now: the first stream should not wait for a load. (Workers
     # start with the first stream, so an idle server that never transcribed holds no model.)
     recognizers.warm()
-    streams = _Streams(recognizers)
+    dispatcher = _Dispatcher(_Streams(recognizers), replies)
+    threads = [
+        threading.Thread(target=dispatcher.run, name=f"stt-pass-{i}", daemon=True)
+        for i in range(recognizers.options.threads)
+    ]
+    for thread in threads:
+        thread.start()
     replies.send(("ready",))
-    waiting: deque[tuple[Any, ...]] = deque()
-    while True:
-        try:
-            # Take every request already sent, so that a stream's feed knows whether more of its
-            # audio is waiting behind it.
-            waiting.append(requests.recv())
-            while requests.poll():
-                waiting.append(requests.recv())
-        except (EOFError, OSError):
-            return  # the parent closed its end or died
-        while waiting:
-            request = waiting.popleft()
-            if request[0] == "stop":
-                return
-            backlog = request[0] == "feed" and any(
-                later[0] == "feed" and later[1] == request[1] for later in waiting
-            )
-            streams.busy = bool(waiting)  # other streams' requests wait behind this one
-            try:
-                events = streams.handle(request, backlog=backlog)
-            except Exception as exc:  # e.g. an open that failed validation or format lookup
-                streams.pipelines.pop(request[1], None)
-                events = [StreamError(str(exc) or type(exc).__name__)]
-            if events:
-                replies.send(("events", request[1], events))
+    try:
+        while (request := requests.recv())[0] != "stop":
+            dispatcher.put(request)
+    except (EOFError, OSError):
+        pass  # the parent closed its end or died
+    finally:
+        dispatcher.stop()
+    # Passes in flight finish before the process exits (daemon threads would be cut mid-pass).
+    for thread in threads:
+        thread.join()
