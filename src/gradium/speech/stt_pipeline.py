@@ -51,6 +51,11 @@ VAD_AGGRESSIVENESS = 2
 PartialGate = Callable[[bool], bool]
 COMMIT_STABLE_S = 0.16  # a word is committed once the hypothesis up to it has held this long
 PRE_ROLL_S = 0.32  # audio before the VAD's speech onset that the recogniser still gets
+# A partial pass is not run once the speaker has been silent this long: it would find no new words,
+# and the utterance's final pass may be due a few steps later, so the two would run back to back
+# and hold the stream up for both (0.36 s + 0.43 s on a corpus clip). Skips 7 of 76 partial
+# passes on the English corpus clips, same WER.
+PARTIAL_SKIP_SILENCE_S = 0.16
 
 _EMPTY = np.zeros(0, dtype=np.int16)
 
@@ -345,6 +350,8 @@ class SttPipeline:
         if not self._listening or not self._turns.speech_seen:
             return False  # nothing said in this utterance yet: skip the cost of a partial hypothesis
         interval = self.decoder.partial_interval_s * SAMPLE_RATE
+        if interval > 0 and self._turns.trailing_silence_s >= PARTIAL_SKIP_SILENCE_S:
+            return False  # due again when speech resumes; if it does not, the final pass comes
         return self._utterance_samples - self._partial_at >= interval
 
     def _commit_stable(self) -> list[SttEvent]:
