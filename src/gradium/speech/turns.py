@@ -139,6 +139,11 @@ class InactivityEstimator:
         return self._quiet_frames * self.frame_s
 
     @property
+    def hinted(self) -> bool:
+        """Whether a semantic hint (:meth:`utterance_ended`) holds for the current pause."""
+        return self._last_word_stop_s is not None
+
+    @property
     def sentence_ended(self) -> bool:
         return self.sentence == ENDED
 
@@ -170,25 +175,38 @@ class InactivityEstimator:
             speech = False
             self._trailing_frames += len(decisions)
         if self.min_speech_run > 0:
-            self._update_runs(decisions)
+            # The hint goes with the probabilities' pause: a blip does not clear it (the pipeline
+            # may give it before its segmentation ends the utterance, after a blip).
+            pause_ended = self._update_runs(decisions)
         else:
             self._quiet_frames = self._trailing_frames
+            pause_ended = speech
+        if pause_ended:
+            self.sentence, self._last_word_stop_s = OPEN, None
         if speech:
             self._speech_seen = True
-            self.sentence, self._last_word_stop_s = OPEN, None
             self._density = sum(self._history) / len(self._history)
         # Otherwise the density stays frozen during a pause: it describes the talk before the
         # pause, so a long silence does not by itself make the speaker look "sparse".
+        return self.probabilities()
+
+    def probabilities(self) -> tuple[tuple[float, float], ...]:
+        """The current step's ``((horizon_s, inactivity_prob), ...)``, as :meth:`update` returned
+        them, with a hint given since (:meth:`utterance_ended`) taken into account."""
         return tuple((h, self._probability(h)) for h in self.horizons_s)
 
-    def _update_runs(self, decisions: Sequence[bool]) -> None:
-        """Frame by frame: speech resets the pause once its run reaches ``min_speech_run``."""
+    def _update_runs(self, decisions: Sequence[bool]) -> bool:
+        """Frame by frame: speech resets the pause once its run reaches ``min_speech_run``;
+        returns whether it did in this step."""
+        reset = False
         for frame in decisions:
             self._run = self._run + 1 if frame else 0
             if self._run >= self.min_speech_run:
                 self._quiet_frames = 0
+                reset = True
             else:
                 self._quiet_frames += 1
+        return reset
 
     def _probability(self, horizon_s: float) -> float:
         silence = self.pause_s
