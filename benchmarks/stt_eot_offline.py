@@ -84,16 +84,21 @@ def run_clip(
     return run, busy
 
 
-def count_calls(cls: type, name: str) -> list[int]:
-    """Count the calls of a method (a one-element list, updated in place); 0 if it is missing."""
-    calls = [0]
+def count_calls(cls: type, name: str) -> list[float]:
+    """Count the calls of a method and the CPU seconds spent in them (``[calls, seconds]``, updated
+    in place); zeros if the method is missing."""
+    calls = [0, 0.0]
     method = getattr(cls, name, None)
     if method is None:
         return calls
 
     def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls[0] += 1
-        return method(self, *args, **kwargs)
+        started = time.process_time()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            calls[0] += 1
+            calls[1] += time.process_time() - started
 
     setattr(cls, name, counted)
     return calls
@@ -109,7 +114,10 @@ def main() -> None:
     manifest = json.loads((args.corpus / "manifest.json").read_text())
     recognizers = Recognizers()
     recognizers.warm()
-    early = count_calls(WhisperDecoder, "final_hypothesis")
+    passes = {
+        name: count_calls(WhisperDecoder, name)
+        for name in ("hypothesis", "finish", "final_hypothesis", "finish_early")
+    }
     if args.trace:
         entry = next(e for e in manifest if e["file"] == args.trace)
         run, _ = run_clip(recognizers, args.corpus, entry["file"], entry["language"], True, args.early_pass_s)
@@ -126,7 +134,7 @@ def main() -> None:
     audio = sum(r.duration_s + 2.0 for r in runs)
     results: dict[str, Any] = summarise(runs, english, [], manifest)
     results["cpu_per_audio_s"] = round(busy / audio, 3)
-    results["early_passes"] = early[0]
+    results["passes"] = {name: [calls, round(cpu, 1)] for name, (calls, cpu) in passes.items()}
     for row in results["per_clip"]:
         if "end_of_turn_s" in row:
             eot = f"{row['end_of_turn_s']} ({row['end_of_turn_wall_s']})"
@@ -141,7 +149,7 @@ def main() -> None:
         "pauses_inside_sentences",
         "pauses_between_sentences",
         "cpu_per_audio_s",
-        "early_passes",
+        "passes",
     ):
         print(key, results[key])
     if args.json:
