@@ -12,6 +12,10 @@ Commit policy (a committed word is final and emitted exactly once):
 * **Utterance end.** When the VAD has heard the decoder's ``end_of_utterance_s`` of silence after
   speech, the recogniser's utterance is ended; its final pass is more accurate than the partials,
   so every word not yet committed is taken from it. The next audio starts a new utterance.
+  When a blip (a breath, a click) restarted that silence but the end-of-turn model's pause, which
+  ignores blips, has reached it, a decoder with ``final_hypothesis`` runs the final pass early for
+  the semantic hint; if no speech follows, its words end the utterance (no second pass). The step
+  whose processing gave a hint carries it.
 * **Inside speech.** A partial hypothesis is asked for every ``partial_interval_s`` of new audio
   (every step when 0). A word of it is committed once the audio has run ``delay_in_frames * 80 ms``
   past the word's *start* (as a delayed-stream model aligns its text), the word ended at least the
