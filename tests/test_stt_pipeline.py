@@ -236,6 +236,14 @@ def test_a_breath_after_the_last_word_does_not_hold_the_end_of_turn_back() -> No
         return finish()
 
     decoder.finish = counted_finish  # type: ignore[method-assign]
+    early_passes: list[int] = []
+    final_hypothesis = decoder.final_hypothesis
+
+    def counted_final_hypothesis() -> list[WordTiming]:  # a spy too
+        early_passes.append(len(events))
+        return final_hypothesis()
+
+    decoder.final_hypothesis = counted_final_hypothesis  # type: ignore[method-assign]
     pipeline = SttPipeline("pcm", decoder=decoder, vad=recognizers.vad("whisper"))
     pcm = np.concatenate([load_pcm(CORPUS / "en_fleurs_005.wav", 24000), np.zeros(48000, dtype="<i2")])
     events: list[SttEvent] = []
@@ -250,3 +258,5 @@ def test_a_breath_after_the_last_word_does_not_hold_the_end_of_turn_back() -> No
     assert events.index(reached) < end  # before the utterance's own end
     # The early pass's words ended the utterance: no second final pass over the same speech.
     assert not final_passes
+    # One early pass: none at the clip's onset (a short first run after 1 s of leading silence).
+    assert len(early_passes) == 1

@@ -133,3 +133,14 @@ def test_probabilities_take_a_new_hint_into_account() -> None:
     assert est.probabilities()[-1][1] == before
     est.utterance_ended("done.", stop_s=2.88)
     assert est.probabilities()[-1][1] > 0.8 > before
+
+
+def test_a_run_of_speech_is_seen_a_blip_is_not() -> None:
+    est = estimator()
+    vad2(est, [SILENCE] * 10 + [BLIP])
+    assert est.speech_seen  # a speech step (it starts the recogniser listening) ...
+    assert not est.speech_run_seen  # ... but no run: the long pause before it is not after speech
+    vad2(est, [SPEECH])
+    assert est.speech_run_seen
+    est.mark()
+    assert not est.speech_run_seen

@@ -377,7 +377,9 @@ class SttPipeline:
         if pause_s < self.early_pass_s - 1e-9:
             self._early_passed, self._early_last = False, None
             return False
-        if final_hypothesis is None or not (self._listening and self._turns.speech_seen):
+        # Not at an utterance's onset, where the pause before it is long and the first speech
+        # step may be a short run: the pass would decode 0.4 s of onset for nothing.
+        if final_hypothesis is None or not (self._listening and self._turns.speech_run_seen):
             return False
         ran = not self._early_passed
         if ran:

@@ -129,6 +129,7 @@ class InactivityEstimator:
         self._quiet_frames = 0  # ... since the last speech run (min_speech_run): the probabilities
         self._run = 0  # consecutive speech frames so far (min_speech_run)
         self._speech_seen = False
+        self._run_seen = False  # a run of min_speech_run speech frames since the start or mark()
         self._last_word_stop_s: float | None = None  # end of the recogniser's last word (a hint)
         self._history: deque[bool] = deque(maxlen=max(1, round(density_window_s / frame_s)))
         self._density = 0.0  # speech share of the window that ended at the last speech step
@@ -156,9 +157,17 @@ class InactivityEstimator:
         """Whether any speech step has been heard since the start (or the last :meth:`mark`)."""
         return self._speech_seen
 
+    @property
+    def speech_run_seen(self) -> bool:
+        """Whether a run of ``min_speech_run`` speech frames (with the run rule; else a speech
+        step) has been heard since the start or the last :meth:`mark`: a pause after it follows
+        speech, not only a blip."""
+        return self._run_seen
+
     def mark(self) -> None:
         """Forget that speech was seen (the caller ended an utterance); the silence keeps counting."""
         self._speech_seen = False
+        self._run_seen = False
 
     def utterance_ended(self, last_word: str, stop_s: float | None = None, language: str = "en") -> None:
         """The recogniser's final words of the utterance before this pause are in: ``last_word``
@@ -187,6 +196,7 @@ class InactivityEstimator:
             pause_ended = speech
         if pause_ended:
             self.sentence, self._last_word_stop_s = OPEN, None
+            self._run_seen = True
         if speech:
             self._speech_seen = True
             self._density = sum(self._history) / len(self._history)
