@@ -365,8 +365,11 @@ class WhisperDecoder:
 
     def finish_early(self) -> list[WordTiming]:
         """End the utterance with the words of the last :meth:`final_hypothesis` instead of a new
-        pass: the caller knows that the audio accepted since holds no speech."""
-        words = self._early if self._early is not None else self.hypothesis()
+        pass: the caller knows that the audio accepted since holds no speech. Without one, this
+        is :meth:`finish`."""
+        if self._early is None:
+            return self.finish()
+        words = self._early
         self._chunks, self._utterance_start, self._early = [], self._accepted, None
         return words
 
