@@ -18,7 +18,7 @@ settings and measures, each stream sending 80 ms chunks of 24 kHz PCM at real-ti
   reaches 0.9 (and when that step's message arrived), and the largest 2 s value in each pause the
   server saw while the clip was spoken, split by whether the transcript ends a sentence there.
 * **Capacity**: 4, 6 and 8 concurrent English streams, ``--capacity-runs`` times each (3; the
-  levels interleaved); a level is kept up in a run when no stream's lag
+  levels interleaved; 0 skips them); a level is kept up in a run when no stream's lag
   (audio sent minus audio processed, from ``step`` messages) exceeds 1 s. Server CPU (main process
   and STT workers, from /proc) per second of audio, beside the raw engine's: the same pipeline
   in this process on the same clips, no server.
@@ -298,7 +298,11 @@ async def measure(
                 first = await cartesia_first_transcript(target, pcm24(clip.name, corpus))
                 first_word_end = clip.reference[0].end_s
                 interim.append(None if first is None else round(first - first_word_end, 3))
-            results["capacity"] = await capacity(target, long_english, corpus, capacity_runs)
+            # --capacity-runs 0 skips them (their load would disturb another measurement).
+            if capacity_runs > 0:
+                results["capacity"] = await capacity(target, long_english, corpus, capacity_runs)
+            else:
+                results["capacity"] = []
         finally:
             target.stop()
     results["raw_cpu_per_audio_s"] = round(raw_cpu(long_english), 3)
@@ -464,9 +468,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         f"- pauses inside a sentence (by the transcript's punctuation): {results['pauses_inside_sentences']}",
         f"- pauses between sentences: {results['pauses_between_sentences']}",
         f"- largest lag of each clip's stream alone (p50, max over clips): {results['single_stream_lag_s']}",
-        f"- capacity ({results['capacity'][0]['runs']} runs per level, load average before "
-        f"{results['load_before']:.2f}, STT workers x threads {results['stt_workers_x_threads']}): "
-        f"{results['capacity']}",
+        capacity_line(results),
         f"- raw pipeline (no server): {results['raw_cpu_per_audio_s']} CPU s per audio s",
         f"- RSS: idle {results['rss_idle_mb']} MB; after STT, server + workers "
         f"{results['rss_after_stt_mb']} MB (server alone {results['rss_server_only_mb']} MB)",
@@ -483,6 +485,16 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
 
 
+def capacity_line(results: dict[str, Any]) -> str:
+    if not results["capacity"]:
+        return "- capacity: not measured in this run (--capacity-runs 0)"
+    return (
+        f"- capacity ({results['capacity'][0]['runs']} runs per level, load average before "
+        f"{results['load_before']:.2f}, STT workers x threads {results['stt_workers_x_threads']}): "
+        f"{results['capacity']}"
+    )
+
+
 def eot_cell(row: dict[str, Any]) -> str:
     if "end_of_turn_s" not in row:
         return ""
@@ -495,7 +507,9 @@ def main() -> None:
     )
     parser.add_argument("--corpus", type=Path, default=default_corpus())
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "stt_neural.md")
-    parser.add_argument("--capacity-runs", type=int, default=3, help="runs of each capacity level")
+    parser.add_argument(
+        "--capacity-runs", type=int, default=3, help="runs of each capacity level (0: no capacity runs)"
+    )
     parser.add_argument(
         "--capacity-only", action="store_true", help="only the capacity runs (JSON printed, no report)"
     )

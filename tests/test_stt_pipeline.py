@@ -10,16 +10,21 @@ import pytest
 import sphn
 
 from gradium.audio.input import AudioFormatError, UnknownFormatError
+from gradium.bench.inputs import load_pcm
 from gradium.engines.base import WordTiming
 from gradium.engines.pocketsphinx import PocketsphinxDecoder
+from gradium.speech.stt_engines import Recognizers
 from gradium.speech.stt_pipeline import (
     InvalidSttConfigError,
     Step,
     SttEvent,
     SttPipeline,
     UnsupportedLanguageError,
+    UtteranceEnd,
+    Word,
     _StableCommitter,
 )
+from gradium.speech.turns import UNSURE, sentence_state
 from stt_corpus import CORPUS, Clip, chunks, english_clips, run_pipeline, total_wer, wer, words_of
 
 # Measured with benchmarks/stt_corpus_wer.py (fast search, delay_in_frames=10, temp=0): total corpus
@@ -196,3 +201,62 @@ def test_silence_between_utterances_is_skipped_without_moving_word_times(
         for got, expected in zip(words, alone, strict=True):
             assert got.start_s == pytest.approx(expected.start_s + offset, abs=0.15)
             assert got.stop_s == pytest.approx(expected.stop_s + offset, abs=0.15)
+
+
+def _pcm16k(name: str, tail_s: float = 2.0) -> bytes:
+    audio, _ = sphn.read(str(CORPUS / name), sample_rate=16000)
+    pcm = (np.asarray(audio).mean(axis=0) * 32767).astype(np.int16)
+    return np.concatenate([pcm, np.zeros(int(tail_s * 16000), dtype=np.int16)]).tobytes()
+
+
+def test_the_step_that_ends_an_utterance_carries_its_hint(decoder: PocketsphinxDecoder) -> None:
+    decoder.reset()
+    pcm = _pcm16k("en_librispeech_4507-16021-0012.wav")
+    events = run_pipeline(SttPipeline("pcm_16000", decoder=decoder), pcm)
+    end = next(i for i, e in enumerate(events) if isinstance(e, UtteranceEnd))
+    ending = [e for e in events[:end] if isinstance(e, Step)][-1]
+    last_word = [e for e in events[:end] if isinstance(e, Word)][-1]
+    assert sentence_state(last_word.text) == UNSURE  # pocketsphinx: no punctuation, "way"
+    # About 0.6 s after the last word: the density scale alone gives ~0.2, the hint ~0.8.
+    assert ending.inactivity[-1][1] > 0.6
+
+
+def test_a_breath_after_the_last_word_does_not_hold_the_end_of_turn_back() -> None:
+    # en_fleurs_005: Silero hears a 64 ms breath 0.3 s after "others.", which restarts the
+    # segmentation's silence; the early final-quality pass gives the hint before the utterance end.
+    # As the benchmark streams it: 24 kHz PCM in 80 ms chunks, then 2 s of silence (at 16 kHz
+    # from the file, the breath is a longer run: speech).
+    recognizers = Recognizers()
+    decoder = recognizers.decoder("whisper", "en", 0.0)
+    final_passes: list[int] = []
+    finish = decoder.finish
+
+    def counted_finish() -> list[WordTiming]:  # a spy: the real pass runs
+        final_passes.append(len(events))
+        return finish()
+
+    decoder.finish = counted_finish  # type: ignore[method-assign]
+    early_passes: list[int] = []
+    final_hypothesis = decoder.final_hypothesis
+
+    def counted_final_hypothesis() -> list[WordTiming]:  # a spy too
+        early_passes.append(len(events))
+        return final_hypothesis()
+
+    decoder.final_hypothesis = counted_final_hypothesis  # type: ignore[method-assign]
+    pipeline = SttPipeline("pcm", decoder=decoder, vad=recognizers.vad("whisper"))
+    pcm = np.concatenate([load_pcm(CORPUS / "en_fleurs_005.wav", 24000), np.zeros(48000, dtype="<i2")])
+    events: list[SttEvent] = []
+    for piece in chunks(pcm.tobytes(), 3840):
+        events += pipeline.feed(piece)
+    events += pipeline.finish()
+    end = next(i for i, e in enumerate(events) if isinstance(e, UtteranceEnd))
+    last_word = [e for e in events[:end] if isinstance(e, Word)][-1]
+    assert last_word.text == "others."
+    reached = next(e for e in events if isinstance(e, Step) and e.inactivity[-1][1] >= 0.9)
+    assert reached.total_duration_s - last_word.stop_s <= 0.8  # was 1.0 (0.9 only after the end)
+    assert events.index(reached) < end  # before the utterance's own end
+    # The early pass's words ended the utterance: no second final pass over the same speech.
+    assert not final_passes
+    # One early pass: none at the clip's onset (a short first run after 1 s of leading silence).
+    assert len(early_passes) == 1

@@ -97,3 +97,50 @@ def test_speech_clears_the_hint() -> None:
     vad2(est, [SPEECH])
     assert not est.sentence_ended
     assert max(vad2(est, [SILENCE] * 3)) < 0.1  # the next short pause has no hint
+
+
+def test_a_blip_after_the_hint_does_not_clear_it() -> None:
+    est = estimator()
+    vad2(est, [SPEECH] * 30 + [SILENCE] * 7)
+    est.utterance_ended("others.", stop_s=2.88)
+    before = est.probabilities()[-1][1]
+    after = vad2(est, [BLIP])[-1]  # a breath 0.67 s after the last word
+    assert est.sentence_ended
+    assert after > before >= 0.9
+    step_rule = InactivityEstimator(frame_s=FRAME_S)  # WebRTC's VAD: any speech step clears it
+    vad2(step_rule, [SPEECH] * 30 + [SILENCE] * 7)
+    step_rule.utterance_ended("others.", stop_s=2.88)
+    vad2(step_rule, [BLIP])
+    assert not step_rule.sentence_ended
+
+
+def test_a_hint_given_during_a_blip_restarted_silence_counts_from_the_last_word() -> None:
+    # The pipeline's early hint: the probabilities' pause is 0.58 s, the segmentation's only 0.19 s.
+    est = estimator()
+    vad2(est, [SPEECH] * 30 + [SILENCE] * 3 + [BLIP] + [SILENCE] * 2)
+    assert est.pause_s > 0.5 > 0.2 > est.trailing_silence_s
+    est.utterance_ended("others.", stop_s=2.88)
+    assert est.hinted
+    assert est.probabilities()[-1][1] > 0.85
+    assert vad2(est, [SILENCE])[-1] >= 0.9  # 0.67 s after the last word
+    vad2(est, [SPEECH])  # a run of speech: the speaker goes on
+    assert not est.hinted
+
+
+def test_probabilities_take_a_new_hint_into_account() -> None:
+    est = estimator()
+    before = vad2(est, [SPEECH] * 30 + [SILENCE] * 6)[-1]
+    assert est.probabilities()[-1][1] == before
+    est.utterance_ended("done.", stop_s=2.88)
+    assert est.probabilities()[-1][1] > 0.8 > before
+
+
+def test_a_run_of_speech_is_seen_a_blip_is_not() -> None:
+    est = estimator()
+    vad2(est, [SILENCE] * 10 + [BLIP])
+    assert est.speech_seen  # a speech step (it starts the recogniser listening) ...
+    assert not est.speech_run_seen  # ... but no run: the long pause before it is not after speech
+    vad2(est, [SPEECH])
+    assert est.speech_run_seen
+    est.mark()
+    assert not est.speech_run_seen

@@ -363,6 +363,7 @@ class WhisperDecoder:
         self._chunks: list[Int16Array] = []
         self._utterance_start = 0  # samples accepted before the current utterance
         self._accepted = 0
+        self._early: list[WordTiming] | None = None  # the last final_hypothesis of this utterance
 
     def accept(self, pcm: Int16Array) -> None:
         if pcm.size:
@@ -373,8 +374,26 @@ class WhisperDecoder:
         audio = self._utterance()
         return self._decode(audio, final=False).words if audio.size else []
 
+    def final_hypothesis(self) -> list[WordTiming]:
+        """The words of a final-quality pass over the utterance so far, without ending it: the
+        pipeline's early semantic hint when a blip holds its utterance end back."""
+        audio = self._utterance()
+        self._early = self._decode(audio, final=True).words if audio.size else []
+        return self._early
+
+    def finish_early(self) -> list[WordTiming]:
+        """End the utterance with the words of the last :meth:`final_hypothesis` instead of a new
+        pass: the caller knows that the audio accepted since holds no speech. Without one, this
+        is :meth:`finish`."""
+        if self._early is None:
+            return self.finish()
+        words = self._early
+        self._chunks, self._utterance_start, self._early = [], self._accepted, None
+        return words
+
     def finish(self) -> list[WordTiming]:
         audio = self._utterance()
+        self._early = None
         self._chunks = []
         start, self._utterance_start = self._utterance_start, self._accepted
         if not audio.size:
@@ -382,7 +401,7 @@ class WhisperDecoder:
         return self._decode(audio, final=True, start=start).words
 
     def reset(self) -> None:
-        self._chunks, self._utterance_start, self._accepted = [], 0, 0
+        self._chunks, self._utterance_start, self._accepted, self._early = [], 0, 0, None
         self.language = None if self.requested_language == AUTO else self.requested_language
 
     def _utterance(self) -> np.ndarray:

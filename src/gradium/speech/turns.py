@@ -13,8 +13,8 @@ The model is deliberately simple, deterministic and cheap, because it runs on ev
   (a short "yes", or only noise) they rise faster.
 
 * A **semantic hint** once the recogniser's final pass over the utterance before the pause is in
-  (the pipeline ends an utterance after 0.5 s of silence), from its last word
-  (:func:`sentence_state`):
+  (the pipeline ends an utterance after 0.5 s of silence, or runs that pass early when a blip
+  holds the utterance end back, see below), from its last word (:func:`sentence_state`):
 
   - ``ENDED``, it ends a sentence (``.``, ``?``, ``!`` from Whisper's punctuation): ``k`` drops to
     ``ended_scale``; with the defaults ``vad[2]`` passes 0.9 after 0.66 s of silence;
@@ -33,10 +33,14 @@ Single speech frames in silence are often clicks or breaths; a step only counts 
 holds at least ``min_speech_frames`` speech frames, so such blips do not reset the silence. With
 ``min_speech_run`` (for VADs with hysteresis, whose speech comes in contiguous runs: Silero), the
 probabilities' pause ends only at a run of that many consecutive speech frames: Silero's 64 ms
-blips after a sentence's last word delayed its end of turn by 0.5 s on the corpus. The pipeline's
-utterance segmentation (``trailing_silence_s``) keeps the step rule: with the run rule there, the
-base model's German and Portuguese WER rose from 4.5/11.8 % to 9.1/32.4 % (utterances cut
-differently).
+blips after a sentence's last word delayed its end of turn by 0.5 s on the corpus; such a run also
+clears the hint, a blip does not. The pipeline's utterance segmentation (``trailing_silence_s``)
+keeps the step rule: with the run rule there, the base model's German and Portuguese WER rose from
+4.5/11.8 % to 9.1/32.4 % (utterances cut differently), and so they did with the run rule only
+after 0.3 s of silence. Instead, once :attr:`pause_s` reaches the utterance end while a blip holds
+``trailing_silence_s`` back, the pipeline runs the utterance's final pass early for the hint and
+ends the utterance with its words (``SttPipeline._early_pass``): en_fleurs_005's end of turn went
+from 1.15 to 0.83 s (audio clock), no word changed.
 """
 
 from __future__ import annotations
@@ -125,6 +129,7 @@ class InactivityEstimator:
         self._quiet_frames = 0  # ... since the last speech run (min_speech_run): the probabilities
         self._run = 0  # consecutive speech frames so far (min_speech_run)
         self._speech_seen = False
+        self._run_seen = False  # a run of min_speech_run speech frames since the start or mark()
         self._last_word_stop_s: float | None = None  # end of the recogniser's last word (a hint)
         self._history: deque[bool] = deque(maxlen=max(1, round(density_window_s / frame_s)))
         self._density = 0.0  # speech share of the window that ended at the last speech step
@@ -139,6 +144,11 @@ class InactivityEstimator:
         return self._quiet_frames * self.frame_s
 
     @property
+    def hinted(self) -> bool:
+        """Whether a semantic hint (:meth:`utterance_ended`) holds for the current pause."""
+        return self._last_word_stop_s is not None
+
+    @property
     def sentence_ended(self) -> bool:
         return self.sentence == ENDED
 
@@ -147,9 +157,17 @@ class InactivityEstimator:
         """Whether any speech step has been heard since the start (or the last :meth:`mark`)."""
         return self._speech_seen
 
+    @property
+    def speech_run_seen(self) -> bool:
+        """Whether a run of ``min_speech_run`` speech frames (with the run rule; else a speech
+        step) has been heard since the start or the last :meth:`mark`: a pause after it follows
+        speech, not only a blip."""
+        return self._run_seen
+
     def mark(self) -> None:
         """Forget that speech was seen (the caller ended an utterance); the silence keeps counting."""
         self._speech_seen = False
+        self._run_seen = False
 
     def utterance_ended(self, last_word: str, stop_s: float | None = None, language: str = "en") -> None:
         """The recogniser's final words of the utterance before this pause are in: ``last_word``
@@ -170,25 +188,39 @@ class InactivityEstimator:
             speech = False
             self._trailing_frames += len(decisions)
         if self.min_speech_run > 0:
-            self._update_runs(decisions)
+            # The hint goes with the probabilities' pause: a blip does not clear it (the pipeline
+            # may give it before its segmentation ends the utterance, after a blip).
+            pause_ended = self._update_runs(decisions)
         else:
             self._quiet_frames = self._trailing_frames
+            pause_ended = speech
+        if pause_ended:
+            self.sentence, self._last_word_stop_s = OPEN, None
+            self._run_seen = True
         if speech:
             self._speech_seen = True
-            self.sentence, self._last_word_stop_s = OPEN, None
             self._density = sum(self._history) / len(self._history)
         # Otherwise the density stays frozen during a pause: it describes the talk before the
         # pause, so a long silence does not by itself make the speaker look "sparse".
+        return self.probabilities()
+
+    def probabilities(self) -> tuple[tuple[float, float], ...]:
+        """The current step's ``((horizon_s, inactivity_prob), ...)``, as :meth:`update` returned
+        them, with a hint given since (:meth:`utterance_ended`) taken into account."""
         return tuple((h, self._probability(h)) for h in self.horizons_s)
 
-    def _update_runs(self, decisions: Sequence[bool]) -> None:
-        """Frame by frame: speech resets the pause once its run reaches ``min_speech_run``."""
+    def _update_runs(self, decisions: Sequence[bool]) -> bool:
+        """Frame by frame: speech resets the pause once its run reaches ``min_speech_run``;
+        returns whether it did in this step."""
+        reset = False
         for frame in decisions:
             self._run = self._run + 1 if frame else 0
             if self._run >= self.min_speech_run:
                 self._quiet_frames = 0
+                reset = True
             else:
                 self._quiet_frames += 1
+        return reset
 
     def _probability(self, horizon_s: float) -> float:
         silence = self.pause_s
