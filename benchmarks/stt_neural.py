@@ -300,7 +300,7 @@ async def measure(
                 interim.append(None if first is None else round(first - first_word_end, 3))
             # --capacity-runs 0 skips them (their load would disturb another measurement).
             if capacity_runs > 0:
-                results["capacity"] = await capacity(target, long_english, corpus, capacity_runs)
+                results["capacity"] = await capacity(target, long_english, corpus, capacity_runs, levels)
             else:
                 results["capacity"] = []
         finally:
