@@ -13,8 +13,9 @@ its own thread: Whisper passes run in CTranslate2 and the Silero VAD in onnxrunt
 the GIL. One stream's requests run one at a time and in order, so its replies stay in order; the
 streams with requests waiting take turns in one queue (:class:`_Dispatcher`), so whichever thread
 is free serves the stream that has waited longest. With one thread per process, a stream whose
-pass is slow held up every other stream of its worker while the other worker might idle; that was
-what put streams more than 1 s behind at 6 streams on 2 cores (README, "Engines and quality").
+pass is slow held up every other stream of its worker while another worker's core might idle:
+with another job taking about one of 2 cores, 6 and 8 streams then fell more than 1 s behind in
+3 of 8 runs, and in none with two threads in one process (README, "Engines and quality").
 """
 
 from __future__ import annotations
