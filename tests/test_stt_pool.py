@@ -18,7 +18,6 @@ from gradium.workers.stt_pool import (
     StreamError,
     SttStreamHandle,
     SttWorkerPool,
-    pool_layout,
     restart_delay,
 )
 from stt_corpus import Clip, chunks, corpus_clips, english_clips, run_pipeline, wer, words_of
@@ -267,12 +266,3 @@ async def test_a_burst_of_streams_at_start_up_is_spread_over_the_workers() -> No
         events = await asyncio.wait_for(collect(handle), 120)
         assert isinstance(events[-1], Finished)
     await stt.close()
-
-
-def test_pool_layout_gives_whisper_threads_and_pocketsphinx_processes() -> None:
-    assert pool_layout(2, "whisper", None, None) == (1, 2)
-    assert pool_layout(16, "whisper", None, None) == (4, 4)
-    assert pool_layout(2, "whisper", 2, None) == (2, 1)  # the cores shared out among the workers
-    assert pool_layout(8, "whisper", None, 3) == (3, 3)
-    assert pool_layout(4, "pocketsphinx", None, None) == (4, 1)  # it holds the GIL
-    assert pool_layout(1, "whisper", None, None) == (1, 1)
