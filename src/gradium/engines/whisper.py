@@ -192,13 +192,17 @@ def _compute_type(device: str) -> str:
 _WINDOW = threading.local()  # the encoder window of the pass running on this thread
 
 
+def _window_s() -> float:
+    return float(getattr(_WINDOW, "seconds", MIN_WINDOW_S))
+
+
 @contextlib.contextmanager
 def encoder_window(seconds: float) -> Iterator[None]:
     """Passes on this thread encode at least ``seconds`` of audio (``FULL_WINDOW_S``: all 30 s).
 
     Thread-local rather than an attribute of the shared model, because passes of several streams
     run on one model at once (one CTranslate2 replica each)."""
-    previous = getattr(_WINDOW, "seconds", MIN_WINDOW_S)
+    previous = _window_s()
     _WINDOW.seconds = seconds
     try:
         yield
@@ -218,8 +222,7 @@ def _windowed_model_class() -> type[Any]:
             filled = np.flatnonzero(np.any(columns != 0, axis=0))
             frames = int(filled[-1]) + 1 if filled.size else 0
             per_second = SAMPLE_RATE // self.feature_extractor.hop_length
-            min_window_s = getattr(_WINDOW, "seconds", MIN_WINDOW_S)
-            window = max(int(min_window_s * per_second), -(-frames // 2) * 2)
+            window = max(int(_window_s() * per_second), -(-frames // 2) * 2)
             return super().encode(features[..., : min(window, features.shape[-1])])
 
     return _WindowedWhisper
